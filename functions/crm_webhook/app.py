@@ -1,0 +1,31 @@
+"""CRM webhooks (POST /webhooks/pipedrive, /webhooks/hubspot): verify, normalise, enqueue."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from crmbridge.config import get_settings
+from crmbridge.webhooks import service, wiring
+from crmbridge.webhooks.http import BadRequestEncoding, WebhookResponse, request_from_event, to_api_response
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    source = event.get("rawPath", "").rstrip("/").rsplit("/", 1)[-1]
+    try:
+        request = request_from_event(event)
+    except BadRequestEncoding as exc:
+        response = WebhookResponse(400, "rejected_encoding", message=str(exc))
+    else:
+        if source != get_settings().crm_provider:
+            response = WebhookResponse(404, "rejected_crm_not_enabled", message=f"{source} is not this stack's CRM")
+        else:
+            response = service.receive_pipedrive(request, wiring.pipedrive_secret(), wiring.sync_queue())
+    wiring.record_outcome(metrics, source, response)
+    logger.info("webhook handled", extra={"source": source, "status": response.status, "outcome": response.outcome, "enqueued": response.enqueued})
+    return to_api_response(response)

@@ -1,0 +1,26 @@
+"""Xero webhooks (POST /webhooks/xero): signature, Intent-to-Receive, normalise, enqueue."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from crmbridge.webhooks import service, wiring
+from crmbridge.webhooks.http import BadRequestEncoding, WebhookResponse, request_from_event, to_api_response
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        request = request_from_event(event)
+    except BadRequestEncoding as exc:
+        response = WebhookResponse(400, "rejected_encoding", message=str(exc))
+    else:
+        response = service.receive_xero(request, wiring.xero_webhook_key(), wiring.sync_queue())
+    wiring.record_outcome(metrics, "xero", response)
+    logger.info("webhook handled", extra={"source": "xero", "status": response.status, "outcome": response.outcome, "enqueued": response.enqueued})
+    return to_api_response(response)

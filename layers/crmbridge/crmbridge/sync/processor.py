@@ -1,0 +1,116 @@
+"""The worker's error boundary: one SQS record in, one decision out.
+
+- done: the command ran (or had run before: idempotency), its record says OK;
+- parked: a transient fault or a rate limit; the message is re-enqueued with a delay, so throttling
+  never burns the redrive count and never reaches the DLQ;
+- failed permanently: the reason is recorded for ops and the message is acknowledged;
+- anything else is a bug: the record fails, SQS redelivers it, and after several receives it lands in
+  the DLQ with its body intact.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from crmbridge.commands import Command, QueueMessage
+from crmbridge.errors import PermanentError, RateLimitedError, RetryableError
+from crmbridge.queue import SQS_MAX_DELAY_SECONDS, SyncQueue
+from crmbridge.sync.records import SyncRecords
+
+logger = Logger(child=True)
+
+CommandHandler = Callable[[Command], dict[str, str]]
+# Runs a handler at most once per idempotency key: (key, thunk) -> the handler's result.
+IdempotentRunner = Callable[[str, Callable[[], dict[str, str]]], dict[str, str]]
+
+# A concurrent worker holds the same command: look again shortly.
+IN_PROGRESS_DELAY_SECONDS = 5
+
+
+def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> int:
+    """Exponential backoff with full jitter, 2 s to 15 min."""
+    ceiling = min(SQS_MAX_DELAY_SECONDS, 2 * 2 ** min(attempt, 10))
+    return max(1, int((rng or random).uniform(ceiling / 2, ceiling)))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done | parked | failed
+    detail: str = ""
+
+
+@dataclass
+class Worker:
+    queue: SyncQueue
+    records: SyncRecords
+    handlers: Mapping[str, CommandHandler]
+    run_once: IdempotentRunner
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    on_metric: Callable[[str, float], None] = lambda name, value: None
+
+    def process(self, body: str) -> Outcome:
+        message = QueueMessage.model_validate_json(body)
+        command = message.command
+        logger.append_keys(**command.correlation, command=command.kind)
+        try:
+            now = self.clock()
+            if message.not_before and message.not_before > now:
+                return self._park(message, message.not_before, "not due yet")
+            return self._run(message, command)
+        finally:
+            logger.remove_keys([*command.correlation, "command"])
+
+    def _run(self, message: QueueMessage, command: Command) -> Outcome:
+        handler = self.handlers.get(command.kind)
+        try:
+            if handler is None:
+                raise PermanentError("unsupported_command", f"this stack does not handle {command.kind}")
+            summary = self.run_once(command.idempotency_key, lambda: handler(command))
+        except RateLimitedError as exc:
+            self.on_metric("RateLimited", 1)
+            delay = exc.retry_after_seconds or backoff_seconds(message.attempt)
+            return self._park(message, self.clock() + timedelta(seconds=delay), exc.message)
+        except RetryableError as exc:
+            delay = exc.retry_after_seconds or backoff_seconds(message.attempt)
+            return self._park(message, self.clock() + timedelta(seconds=delay), exc.message)
+        except IdempotencyAlreadyInProgressError:
+            delay = IN_PROGRESS_DELAY_SECONDS
+            return self._park(message, self.clock() + timedelta(seconds=delay), "in progress elsewhere")
+        except PermanentError as exc:
+            self.on_metric("PermanentFailures", 1)
+            self.records.failed(command, exc, at=self.clock())
+            logger.warning("command failed permanently", extra={"reason": exc.reason, "error": exc.message})
+            return Outcome("failed", exc.reason)
+        self.records.succeeded(command, at=self.clock(), summary=summary)
+        self.on_metric("CommandsProcessed", 1)
+        logger.info("command done", extra={"result": summary})
+        return Outcome("done")
+
+    def _park(self, message: QueueMessage, until: datetime, why: str) -> Outcome:
+        delay = max(0, int((until - self.clock()).total_seconds() + 0.999))
+        self.queue.park(message, until=until, delay_seconds=delay)
+        logger.info("command parked", extra={"why": why, "delay_seconds": delay, "attempt": message.attempt + 1})
+        return Outcome("parked", why)
+
+
+def powertools_runner(persistence_store: Any, *, expires_after_seconds: int = 86400) -> IdempotentRunner:
+    """Powertools idempotency on DynamoDB: a completed key returns its stored result."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=expires_after_seconds)
+
+    @idempotent_function(data_keyword_argument="key", persistence_store=persistence_store, config=config)
+    def _guarded(*, key: dict[str, str], thunk: Callable[[], dict[str, str]]) -> dict[str, str]:
+        return thunk()
+
+    def run(key: str, thunk: Callable[[], dict[str, str]]) -> dict[str, str]:
+        return _guarded(key={"key": key}, thunk=thunk)
+
+    return run

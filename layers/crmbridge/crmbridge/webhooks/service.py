@@ -1,0 +1,85 @@
+"""Receive a webhook: authenticate the raw bytes, parse, normalise, enqueue, answer.
+
+Order matters: nothing is parsed before the signature verifies, and nothing is acknowledged with a
+2xx before its commands are durably on the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from crmbridge.commands import Command
+from crmbridge.errors import SignatureError
+from crmbridge.queue import SyncQueue
+from crmbridge.secrets import PipedriveSecret, XeroWebhookKey
+from crmbridge.webhooks.http import WebhookRequest, WebhookResponse
+from crmbridge.webhooks.pipedrive import PipedriveWebhook, deal_won_command
+from crmbridge.webhooks.signatures import verify_basic_auth, verify_xero_signature
+from crmbridge.webhooks.xero import XeroWebhook, resource_commands
+
+# API Gateway caps payloads at 10 MB; no genuine webhook we accept comes near 1 MB.
+MAX_BODY_BYTES = 1_000_000
+
+
+def _too_large(request: WebhookRequest) -> WebhookResponse | None:
+    if len(request.body) > MAX_BODY_BYTES:
+        return WebhookResponse(413, "rejected_too_large", message="body exceeds 1 MB")
+    return None
+
+
+def _enqueue(queue: SyncQueue, commands: Sequence[Command]) -> WebhookResponse:
+    if not commands:
+        return WebhookResponse(200, "ignored")
+    return WebhookResponse(200, "accepted", enqueued=queue.send(commands))
+
+
+def receive_pipedrive(
+    request: WebhookRequest,
+    secret: PipedriveSecret,
+    queue: SyncQueue,
+    *,
+    integration_user_id: str | None = None,
+) -> WebhookResponse:
+    if rejected := _too_large(request):
+        return rejected
+    try:
+        verify_basic_auth(
+            request.header("authorization"),
+            secret.webhook_user,
+            secret.webhook_password.get_secret_value(),
+        )
+    except SignatureError as exc:
+        return WebhookResponse(401, "rejected_signature", message=exc.message)
+    try:
+        hook = PipedriveWebhook.model_validate_json(request.body)
+    except ValidationError as exc:
+        return WebhookResponse(400, "rejected_payload", message=_first_error(exc))
+    command = deal_won_command(hook, integration_user_id=integration_user_id)
+    return _enqueue(queue, [command] if command else [])
+
+
+def receive_xero(request: WebhookRequest, key: XeroWebhookKey, queue: SyncQueue) -> WebhookResponse:
+    if rejected := _too_large(request):
+        return rejected
+    try:
+        verify_xero_signature(
+            request.body, request.header("x-xero-signature"), key.webhook_key.get_secret_value()
+        )
+    except SignatureError as exc:
+        return WebhookResponse(401, "rejected_signature", message=exc.message)
+    try:
+        hook = XeroWebhook.model_validate_json(request.body)
+    except ValidationError as exc:
+        return WebhookResponse(400, "rejected_payload", message=_first_error(exc))
+    if not hook.events:
+        return WebhookResponse(200, "handshake")  # Intent-to-Receive: empty events, signed
+    return _enqueue(queue, resource_commands(hook))
+
+
+def _first_error(exc: ValidationError) -> str:
+    """A short, body-free description: field location and problem, never the input value."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    location = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    return f"{location}: {first.get('msg', 'invalid')}"

@@ -1,0 +1,52 @@
+"""What a webhook function needs, built once per process from Settings and reused while warm."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from crmbridge import aws
+from crmbridge.config import get_settings
+from crmbridge.queue import SyncQueue
+from crmbridge.secrets import HubSpotSecret, PipedriveSecret, XeroWebhookKey, load_secret
+from crmbridge.webhooks.http import WebhookResponse
+
+
+@cache
+def sync_queue() -> SyncQueue:
+    settings = get_settings()
+    return SyncQueue(aws.client("sqs"), settings.require("sync_queue_url"))
+
+
+def pipedrive_secret() -> PipedriveSecret:
+    settings = get_settings()
+    return load_secret(
+        PipedriveSecret, settings.require("pipedrive_secret_arn"), max_age=settings.secrets_max_age_seconds
+    )
+
+
+def hubspot_secret() -> HubSpotSecret:
+    settings = get_settings()
+    return load_secret(
+        HubSpotSecret, settings.require("hubspot_secret_arn"), max_age=settings.secrets_max_age_seconds
+    )
+
+
+def xero_webhook_key() -> XeroWebhookKey:
+    settings = get_settings()
+    return load_secret(
+        XeroWebhookKey, settings.require("xero_webhook_secret_arn"), max_age=settings.secrets_max_age_seconds
+    )
+
+
+def record_outcome(metrics: Metrics, source: str, response: WebhookResponse) -> None:
+    """One metric per webhook: accepted, ignored or rejected (by reason), per source."""
+    metrics.add_dimension(name="Source", value=source)
+    if response.outcome.startswith("rejected"):
+        metrics.add_dimension(name="Reason", value=response.outcome.removeprefix("rejected_"))
+        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="CommandsEnqueued", unit=MetricUnit.Count, value=response.enqueued)

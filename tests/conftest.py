@@ -1,0 +1,59 @@
+"""Fixtures shared by every suite: sample events from events/, and an AWS account in moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach real AWS: fake credentials and one region everywhere."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "XeroCrmBridgeTest")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "xero-crm-bridge")
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def event():
+    return load_event
+
+
+@pytest.fixture
+def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The template's resources in an in-process moto account, with the functions' environment set."""
+    from crmbridge import aws
+    from crmbridge.config import get_settings
+    from moto import mock_aws
+
+    from local.provision import provision
+    from local.template import functions, load_template
+
+    with mock_aws():
+        aws.client.cache_clear()
+        aws.resource.cache_clear()
+        stack = provision(boto3.session.Session())
+        for spec in functions(load_template()).values():
+            for key, value in stack.function_environment(spec).items():
+                monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        yield stack
+        get_settings.cache_clear()
+        aws.client.cache_clear()
+        aws.resource.cache_clear()

@@ -1,0 +1,71 @@
+"""The webhook functions, invoked as Lambda does, against the template's resources in moto."""
+
+import json
+
+from crmbridge.commands import QueueMessage
+
+
+def test_signed_pipedrive_deal_won_is_acknowledged_and_enqueued(invoke_function, event, queue_messages):
+    response = invoke_function("CrmWebhookFunction", event("crm_webhook_pipedrive_deal_won"))
+
+    assert response["statusCode"] == 200
+    assert response["body"] == ""
+    [message] = queue_messages()
+    command = QueueMessage.model_validate_json(message["Body"]).command
+    assert (command.kind, command.deal_id) == ("deal_won", "101")
+
+
+def test_wrong_pipedrive_password_is_401_and_enqueues_nothing(invoke_function, event, queue_messages):
+    response = invoke_function("CrmWebhookFunction", event("crm_webhook_pipedrive_bad_auth"))
+
+    assert response["statusCode"] == 401
+    assert json.loads(response["body"])["error"] == "rejected_signature"
+    assert queue_messages() == []
+
+
+def test_pipedrive_event_that_is_not_a_win_is_acknowledged_and_dropped(invoke_function, event, queue_messages):
+    response = invoke_function("CrmWebhookFunction", event("crm_webhook_pipedrive_deal_updated"))
+
+    assert response["statusCode"] == 200
+    assert queue_messages() == []
+
+
+def test_authenticated_but_malformed_pipedrive_body_is_400(invoke_function, event, queue_messages):
+    bad = event("crm_webhook_pipedrive_deal_won") | {"body": '{"meta": "oops"}'}
+
+    response = invoke_function("CrmWebhookFunction", bad)
+
+    assert response["statusCode"] == 400
+    assert "meta" in json.loads(response["body"])["message"]
+    assert queue_messages() == []
+
+
+def test_webhook_for_a_crm_this_stack_does_not_run_is_404(invoke_function, event, queue_messages):
+    hubspot = event("crm_webhook_pipedrive_deal_won")
+    hubspot["rawPath"] = "/webhooks/hubspot"
+
+    assert invoke_function("CrmWebhookFunction", hubspot)["statusCode"] == 404
+    assert queue_messages() == []
+
+
+def test_xero_intent_to_receive_with_good_signature_is_200_with_empty_body(invoke_function, event, queue_messages):
+    response = invoke_function("XeroWebhookFunction", event("xero_webhook_intent_to_receive"))
+
+    assert (response["statusCode"], response["body"]) == (200, "")
+    assert queue_messages() == []
+
+
+def test_xero_intent_to_receive_with_bad_signature_is_401(invoke_function, event, queue_messages):
+    response = invoke_function("XeroWebhookFunction", event("xero_webhook_bad_signature"))
+
+    assert response["statusCode"] == 401
+    assert queue_messages() == []
+
+
+def test_signed_xero_invoice_event_is_enqueued(invoke_function, event, queue_messages):
+    response = invoke_function("XeroWebhookFunction", event("xero_webhook_invoice_updated"))
+
+    assert (response["statusCode"], response["body"]) == (200, "")
+    [message] = queue_messages()
+    command = QueueMessage.model_validate_json(message["Body"]).command
+    assert (command.category, command.event_type) == ("INVOICE", "UPDATE")
