@@ -42,6 +42,9 @@ class Settings(BaseModel):
     invoice_status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = Field(
         "DRAFT", alias="INVOICE_STATUS"
     )
+    mapping_file: str | None = Field(None, alias="MAPPING_FILE")
+    # The Xero organisation won deals are invoiced in; unset = the only connected one.
+    xero_tenant_id: str | None = Field(None, alias="XERO_TENANT_ID")
     http_timeout_seconds: float = Field(10.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
 
     def require(self, field: str) -> str:

@@ -1,0 +1,119 @@
+"""The links table: deal -> invoice (and back), with the claim that makes creation exactly-once.
+
+A deal's invoice item moves PENDING -> CREATED. PENDING carries a lease: a worker that finds a live
+lease of another waits; one that finds an expired lease takes it over but must treat the earlier
+attempt's outcome as unknown (Xero may have created the invoice before a crash) and look it up first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+
+@dataclass(frozen=True)
+class InvoiceLink:
+    state: Literal["PENDING", "CREATED"]
+    tenant_id: str
+    invoice_id: str | None = None
+    invoice_number: str | None = None
+    contact_id: str | None = None
+    won_time: str | None = None
+    written_back: bool = False
+
+
+@dataclass(frozen=True)
+class Claim:
+    uncertain: bool  # an earlier attempt may have created the invoice
+
+
+def deal_pk(crm: str, deal_id: str) -> str:
+    return f"deal#{crm}#{deal_id}"
+
+
+def invoice_pk(tenant_id: str, invoice_id: str) -> str:
+    return f"invoice#{tenant_id}#{invoice_id}"
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class Links:
+    INVOICE = "invoice"
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def invoice_for(self, crm: str, deal_id: str) -> InvoiceLink | None:
+        item = self._table.get_item(Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        return InvoiceLink(
+            state=item["state"], tenant_id=item["tenant_id"], invoice_id=item.get("invoice_id"),
+            invoice_number=item.get("invoice_number"), contact_id=item.get("contact_id"),
+            won_time=item.get("won_time"), written_back=bool(item.get("written_back")),
+        )
+
+    def claim(self, crm: str, deal_id: str, *, tenant_id: str, owner: str, now: int, lease_seconds: int) -> Claim | None:
+        """Take the right to create this deal's invoice; None while another worker holds it."""
+        key = {"pk": deal_pk(crm, deal_id), "sk": self.INVOICE}
+        try:
+            self._table.put_item(
+                Item={**key, "state": "PENDING", "tenant_id": tenant_id, "owner": owner, "lease_until": now + lease_seconds},
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+            return Claim(uncertain=False)
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+        try:
+            self._table.update_item(
+                Key=key,
+                UpdateExpression="SET #o = :owner, lease_until = :until",
+                ConditionExpression="#s = :pending AND (lease_until < :now OR #o = :owner)",
+                ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+                ExpressionAttributeValues={":owner": owner, ":until": now + lease_seconds, ":now": now, ":pending": "PENDING"},
+            )
+            return Claim(uncertain=True)
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return None
+            raise
+
+    def release(self, crm: str, deal_id: str, owner: str) -> None:
+        """Give up a claim before anything was sent to Xero (the attempt failed in validation)."""
+        try:
+            self._table.delete_item(
+                Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
+                ConditionExpression="#s = :pending AND #o = :owner",
+                ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+                ExpressionAttributeValues={":owner": owner, ":pending": "PENDING"},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    def record_created(self, crm: str, deal_id: str, *, tenant_id: str, invoice_id: str,
+                       invoice_number: str | None, contact_id: str | None, won_time: str | None, at: str) -> None:
+        self._table.put_item(Item={
+            "pk": deal_pk(crm, deal_id), "sk": self.INVOICE, "state": "CREATED", "tenant_id": tenant_id,
+            "invoice_id": invoice_id, "invoice_number": invoice_number, "contact_id": contact_id,
+            "won_time": won_time, "created_at": at, "written_back": False,
+        })
+        self._table.put_item(Item={
+            "pk": invoice_pk(tenant_id, invoice_id), "sk": "deal", "crm": crm, "deal_id": deal_id, "created_at": at,
+        })
+
+    def mark_written_back(self, crm: str, deal_id: str) -> None:
+        self._table.update_item(
+            Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
+            UpdateExpression="SET written_back = :yes", ExpressionAttributeValues={":yes": True},
+        )
+
+    def deal_for_invoice(self, tenant_id: str, invoice_id: str) -> tuple[str, str] | None:
+        item = self._table.get_item(Key={"pk": invoice_pk(tenant_id, invoice_id), "sk": "deal"}).get("Item")
+        return (item["crm"], item["deal_id"]) if item else None

@@ -1,0 +1,112 @@
+"""Fresh access tokens for every caller, with exactly one refresh per connection at a time.
+
+Xero refresh tokens rotate on every use, and two concurrent refreshes of one token set end in
+invalid_grant. So a refresh happens only under a lease (a conditional write on the connection's
+item); everyone else waits for the holder's result and uses it. The old refresh token is replaced
+only after the new set is stored: if the token endpoint's answer is lost (timeout, crash), the next
+attempt reuses the stored token, which Xero accepts again within its 30-minute grace period.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools import Logger
+
+from crmbridge.errors import RetryableError
+from crmbridge.tokens.store import StoredConnection, TokenStore
+from crmbridge.xero.identity import InvalidGrantError, XeroIdentity
+
+logger = Logger(child=True)
+
+# Refresh this long before the access token's expiry, so no call starts with a token about to die.
+ACCESS_TOKEN_SKEW_SECONDS = 120
+
+
+class TenantNotConnectedError(RetryableError):
+    """No usable token set for this tenant: work for it waits (parked) until someone reconnects."""
+
+    def __init__(self, tenant_id: str, why: str) -> None:
+        # Parked for an hour at a time: reconnecting takes a person, and nothing is lost meanwhile.
+        super().__init__(f"Xero tenant {tenant_id} is not connected: {why}", retry_after_seconds=3600)
+        self.tenant_id = tenant_id
+
+
+@dataclass
+class TokenManager:
+    store: TokenStore
+    identity: XeroIdentity
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    lease_seconds: int = 20
+    wait_seconds: float = 25.0
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    on_metric: Callable[[str, float], None] = lambda name, value: None
+
+    def access_token(self, tenant_id: str) -> str:
+        connection = self._connected(tenant_id)
+        if connection.access_expires_at - ACCESS_TOKEN_SKEW_SECONDS > self.clock():
+            return connection.access_token
+        return self.refresh(tenant_id, stale_version=connection.version).access_token
+
+    def expired(self, tenant_id: str, token: str) -> None:
+        """Xero refused a token we thought valid: refresh it now, unless someone already has."""
+        connection = self._connected(tenant_id)
+        if connection.access_token == token:
+            self.refresh(tenant_id, stale_version=connection.version)
+
+    def refresh(self, tenant_id: str, *, stale_version: int | None = None) -> StoredConnection:
+        """Refresh under the lease; if another holder refreshes first, return its result.
+
+        stale_version: the version the caller found too old; a newer stored version is the result.
+        """
+        deadline = self.clock() + self.wait_seconds
+        while True:
+            connection = self._connected(tenant_id)
+            if stale_version is not None and connection.version > stale_version:
+                return connection
+            now = int(self.clock())
+            if self.store.acquire_lease(tenant_id, self.owner, now=now, until=now + self.lease_seconds):
+                return self._refresh_holding_lease(connection)
+            if self.clock() > deadline:
+                raise RetryableError(f"token refresh for {tenant_id} still held by another worker", retry_after_seconds=5)
+            self.sleep(0.1)
+
+    def _refresh_holding_lease(self, connection: StoredConnection) -> StoredConnection:
+        tenant_id = connection.tenant_id
+        try:
+            tokens = self.identity.refresh(connection.refresh_token)
+        except InvalidGrantError:
+            self.store.mark_disconnected(tenant_id, "invalid_grant: authorise the connection again")
+            self.on_metric("TokenRefreshFailures", 1)
+            logger.error("Xero refresh token refused: connection marked disconnected", extra={"tenant_id": tenant_id})
+            raise TenantNotConnectedError(tenant_id, "refresh token refused (invalid_grant)") from None
+        except BaseException:
+            # The stored refresh token is untouched and stays valid within Xero's grace period.
+            self.store.release_lease(tenant_id, self.owner)
+            self.on_metric("TokenRefreshFailures", 1)
+            raise
+        now = int(self.clock())
+        saved = self.store.save_refreshed(
+            tenant_id, self.owner, access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+            access_expires_at=now + tokens.expires_in, refreshed_at=now,
+        )
+        if not saved:
+            # Our lease expired mid-call and someone else refreshed: theirs is the current set.
+            raise RetryableError(f"token refresh for {tenant_id} lost its lease", retry_after_seconds=1)
+        self.on_metric("TokenRefreshes", 1)
+        logger.info("Xero tokens refreshed", extra={"tenant_id": tenant_id})
+        refreshed = self.store.get(tenant_id)
+        assert refreshed is not None
+        return refreshed
+
+    def _connected(self, tenant_id: str) -> StoredConnection:
+        connection = self.store.get(tenant_id)
+        if connection is None:
+            raise TenantNotConnectedError(tenant_id, "no token set stored")
+        if connection.status != "CONNECTED":
+            raise TenantNotConnectedError(tenant_id, connection.status_reason or "disconnected")
+        return connection

@@ -1,0 +1,122 @@
+"""The Xero Accounting API client: the only module that talks to api.xro/2.0."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+from pydantic import ValidationError
+
+from crmbridge.errors import PermanentError, RetryableError
+from crmbridge.http import permanent_for_status, raise_for_transient, send
+from crmbridge.xero.models import Contact, ElementResult, Invoice, NewInvoice
+
+SERVICE = "xero"
+
+
+class AccessTokens(Protocol):
+    def access_token(self, tenant_id: str) -> str: ...
+    def expired(self, tenant_id: str, token: str) -> None: ...
+
+
+def where_literal(value: str) -> str:
+    """A string literal for Xero's `where` filter."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def validation_messages(body: dict[str, Any]) -> list[str]:
+    """Every ValidationErrors[].Message of a Xero 400 or of a summarizeErrors=false element."""
+    messages = []
+    for element in body.get("Elements") or [body]:
+        for error in element.get("ValidationErrors") or []:
+            if error.get("Message"):
+                messages.append(str(error["Message"]))
+    if not messages and body.get("Message"):
+        messages.append(str(body["Message"]))
+    return messages
+
+
+class XeroClient:
+    def __init__(
+        self,
+        http: httpx.Client,
+        api_url: str,
+        tokens: AccessTokens,
+        *,
+        on_response: Callable[[str, httpx.Response], None] = lambda tenant, response: None,
+    ) -> None:
+        self._http = http
+        self._api = api_url.rstrip("/")
+        self._tokens = tokens
+        self._on_response = on_response
+        self.calls = 0
+
+    def _call(self, method: str, path: str, tenant_id: str, *, params: dict[str, Any] | None = None,
+              json: Any = None, headers: dict[str, str] | None = None, what: str) -> dict[str, Any]:
+        token = self._tokens.access_token(tenant_id)
+        request = self._http.build_request(
+            method, f"{self._api}/{path}", params=params, json=json,
+            headers={"Authorization": f"Bearer {token}", "xero-tenant-id": tenant_id,
+                     "Accept": "application/json", **(headers or {})},
+        )
+        self.calls += 1
+        response = send(self._http, request, service=SERVICE)
+        self._on_response(tenant_id, response)
+        raise_for_transient(response, service=SERVICE, problem=lambda r: r.headers.get("x-rate-limit-problem"))
+        if response.status_code == 401:
+            self._tokens.expired(tenant_id, token)
+            raise RetryableError("xero access token refused; refreshed for the next attempt", retry_after_seconds=1)
+        if response.status_code == 400:
+            body = _json(response)
+            raise PermanentError("xero_validation", "; ".join(validation_messages(body)) or "Xero refused the request")
+        if response.status_code >= 400:
+            raise permanent_for_status(response, service=SERVICE, what=what)
+        return _json(response)
+
+    def get_invoice(self, tenant_id: str, invoice_id: str) -> Invoice:
+        body = self._call("GET", f"Invoices/{invoice_id}", tenant_id, what="GET Invoices/{id}")
+        return Invoice.model_validate(body["Invoices"][0])
+
+    def invoices_by_reference(self, tenant_id: str, reference: str) -> list[Invoice]:
+        where = f'Type=="ACCREC" AND Reference=={where_literal(reference)}'
+        body = self._call("GET", "Invoices", tenant_id, params={"where": where}, what="GET Invoices by Reference")
+        return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
+
+    def contacts_by_email(self, tenant_id: str, email: str) -> list[Contact]:
+        where = f"EmailAddress=={where_literal(email)}"
+        body = self._call("GET", "Contacts", tenant_id, params={"where": where}, what="GET Contacts by email")
+        return [Contact.model_validate(c) for c in body.get("Contacts", [])]
+
+    def search_contacts(self, tenant_id: str, term: str) -> list[Contact]:
+        body = self._call("GET", "Contacts", tenant_id, params={"searchTerm": term}, what="GET Contacts search")
+        return [Contact.model_validate(c) for c in body.get("Contacts", [])]
+
+    def get_contact(self, tenant_id: str, contact_id: str) -> Contact:
+        body = self._call("GET", f"Contacts/{contact_id}", tenant_id, what="GET Contacts/{id}")
+        return Contact.model_validate(body["Contacts"][0])
+
+    def create_invoice(self, tenant_id: str, invoice: NewInvoice, *, idempotency_key: str) -> Invoice:
+        """PUT one invoice; the Idempotency-Key makes a retried request a replay, not a second invoice."""
+        body = self._call(
+            "PUT", "Invoices", tenant_id, params={"summarizeErrors": "false", "unitdp": "4"},
+            json={"Invoices": [invoice.to_xero()]}, headers={"Idempotency-Key": idempotency_key[:128]},
+            what="PUT Invoices",
+        )
+        [element] = body.get("Invoices", [None])
+        result = ElementResult.model_validate(element or {})
+        if element is None or result.has_errors:
+            messages = validation_messages(element or {}) or ["Xero did not create the invoice"]
+            raise PermanentError("xero_validation", "; ".join(messages))
+        try:
+            return Invoice.model_validate(element)
+        except ValidationError as exc:
+            raise PermanentError("xero_unexpected_response", f"invoice response not understood: {exc.error_count()} errors") from exc
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise RetryableError(f"xero answered {response.status_code} with a body that is not JSON") from exc
+    return data if isinstance(data, dict) else {"Items": data}
