@@ -3,6 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from crmbridge.webhooks import service, wiring
 from crmbridge.webhooks.http import BadRequestEncoding, WebhookResponse, request_from_event, to_api_response
 

@@ -22,3 +22,8 @@ def client(service: str) -> Any:
 @cache
 def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def table(settings: Any, field: str) -> Any:
+    """The DynamoDB table named by one of the Settings' table fields."""
+    return resource("dynamodb").Table(settings.require(field))

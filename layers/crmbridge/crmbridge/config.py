@@ -36,6 +36,14 @@ class Settings(BaseModel):
     xero_connections_url: str = Field(
         "https://api.xero.com/connections", alias="XERO_CONNECTIONS_URL"
     )
+    xero_authorize_url: str = Field(
+        "https://login.xero.com/identity/connect/authorize", alias="XERO_AUTHORIZE_URL"
+    )
+    xero_scopes: str = Field(
+        "offline_access accounting.contacts accounting.invoices accounting.payments.read "
+        "accounting.settings.read",
+        alias="XERO_SCOPES",
+    )
     pipedrive_api_url: str = Field("https://api.pipedrive.com", alias="PIPEDRIVE_API_URL")
     hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
 

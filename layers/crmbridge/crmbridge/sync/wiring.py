@@ -9,34 +9,22 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from crmbridge import aws
+from crmbridge.aws import table
 from crmbridge.commands import DealWon
 from crmbridge.config import Settings, get_settings
 from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.http import http_client
 from crmbridge.mapping.config import load_mapping
 from crmbridge.queue import SyncQueue
-from crmbridge.secrets import PipedriveSecret, XeroCredentials, load_secret
+from crmbridge.secrets import PipedriveSecret, load_secret
 from crmbridge.sync.deal_won import DealWonSync
 from crmbridge.sync.links import Links
 from crmbridge.sync.processor import CommandHandler, Worker, powertools_runner
 from crmbridge.sync.records import SyncRecords
-from crmbridge.tokens.manager import TenantNotConnectedError, TokenManager
+from crmbridge.tokens.manager import TenantNotConnectedError
 from crmbridge.tokens.store import TokenStore
+from crmbridge.tokens.wiring import token_manager
 from crmbridge.xero.client import XeroClient
-from crmbridge.xero.identity import XeroIdentity
-
-
-def _table(settings: Settings, field: str):
-    return aws.resource("dynamodb").Table(settings.require(field))
-
-
-def token_manager(settings: Settings, metric) -> TokenManager:
-    credentials = load_secret(XeroCredentials, settings.require("xero_credentials_secret_arn"),
-                              max_age=settings.secrets_max_age_seconds)
-    identity = XeroIdentity(http_client(settings.http_timeout_seconds), settings.xero_identity_url,
-                            settings.xero_connections_url, credentials.client_id,
-                            credentials.client_secret.get_secret_value())
-    return TokenManager(TokenStore(_table(settings, "tokens_table")), identity, on_metric=metric)
 
 
 def tenant_resolver(settings: Settings, store: TokenStore):
@@ -59,7 +47,7 @@ def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
     crm = PipedriveCrm(http, settings.pipedrive_api_url, pipedrive.api_token.get_secret_value())
     xero = XeroClient(http, settings.xero_api_url, tokens)
     deal_won = DealWonSync(
-        crm=crm, xero=xero, links=Links(_table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
+        crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
         invoice_status=settings.invoice_status, tenant_for=tenant_resolver(settings, tokens.store), on_metric=metric,
     )
     return {"deal_won": deal_won}  # type: ignore[dict-item]
@@ -77,7 +65,7 @@ def worker(metrics: Metrics) -> Worker:
     )
     return Worker(
         queue=SyncQueue(aws.client("sqs"), settings.require("sync_queue_url")),
-        records=SyncRecords(_table(settings, "links_table")),
+        records=SyncRecords(table(settings, "links_table")),
         handlers=command_handlers(settings, metric),
         run_once=powertools_runner(store),
         on_metric=metric,

@@ -70,7 +70,13 @@ class TokenManager:
                 return connection
             now = int(self.clock())
             if self.store.acquire_lease(tenant_id, self.owner, now=now, until=now + self.lease_seconds):
-                return self._refresh_holding_lease(connection)
+                # Re-read under the lease: the previous holder may have stored a new set between our
+                # read and our lease, and its refresh token is the only one still valid.
+                current = self._connected(tenant_id)
+                if stale_version is not None and current.version > stale_version:
+                    self.store.release_lease(tenant_id, self.owner)
+                    return current
+                return self._refresh_holding_lease(current)
             if self.clock() > deadline:
                 raise RetryableError(f"token refresh for {tenant_id} still held by another worker", retry_after_seconds=5)
             self.sleep(0.1)
