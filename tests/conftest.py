@@ -38,10 +38,10 @@ def event():
 @pytest.fixture
 def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The template's resources in an in-process moto account, with the functions' environment set."""
-    from crmbridge import aws
-    from crmbridge.config import get_settings
     from moto import mock_aws
 
+    from crmbridge import aws
+    from crmbridge.config import get_settings
     from local.provision import provision
     from local.template import functions, load_template
 

@@ -4,6 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from crmbridge.crm.models import CrmAddress, CrmDeal, CrmLine, CrmOrganisation
 from crmbridge.errors import ConfigError, PermanentError
 from crmbridge.mapping.config import MappingConfig, parse_mapping

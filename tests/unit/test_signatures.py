@@ -3,6 +3,7 @@
 import base64
 
 import pytest
+
 from crmbridge.errors import SignatureError
 from crmbridge.webhooks.signatures import (
     basic_auth_header,

@@ -3,10 +3,10 @@
 import json
 
 import pytest
+
 from crmbridge.commands import DealWon, QueueMessage
 from crmbridge.webhooks.pipedrive import PipedriveWebhook, deal_won_command
 from crmbridge.webhooks.xero import XeroWebhook, resource_commands
-
 from tests.conftest import load_event
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from crmbridge.crm.models import CrmDeal, InvoiceWriteBack
+from crmbridge.crm.models import CrmDeal, InvoiceWriteBack, OrganisationBalance, OrganisationUpdate
 
 
 class Crm(Protocol):
@@ -19,3 +19,7 @@ class Crm(Protocol):
     def write_invoice(self, deal_id: str, invoice: InvoiceWriteBack) -> None: ...
 
     def add_deal_note(self, deal_id: str, html: str) -> None: ...
+
+    def write_organisation_balance(self, organisation_id: str, balance: OrganisationBalance) -> None: ...
+
+    def update_organisation(self, organisation_id: str, update: OrganisationUpdate) -> None: ...

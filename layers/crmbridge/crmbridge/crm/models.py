@@ -77,3 +77,17 @@ class InvoiceWriteBack(_Crm):
     amount_paid: Decimal | None = None
     due_date: date | None = None
     fully_paid_on: date | None = None
+
+
+class OrganisationBalance(_Crm):
+    outstanding: Decimal
+    overdue: Decimal
+    on_stop: bool
+
+
+class OrganisationUpdate(_Crm):
+    """Fields of a Xero contact copied onto the CRM organisation (only those Xero is master of)."""
+
+    email: str | None = None
+    phone: str | None = None
+    address: CrmAddress | None = None

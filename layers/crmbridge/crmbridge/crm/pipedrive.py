@@ -12,7 +12,16 @@ from typing import Any
 
 import httpx
 
-from crmbridge.crm.models import CrmAddress, CrmDeal, CrmLine, CrmOrganisation, CrmPerson, InvoiceWriteBack
+from crmbridge.crm.models import (
+    CrmAddress,
+    CrmDeal,
+    CrmLine,
+    CrmOrganisation,
+    CrmPerson,
+    InvoiceWriteBack,
+    OrganisationBalance,
+    OrganisationUpdate,
+)
 from crmbridge.errors import PermanentError, RetryableError
 from crmbridge.http import permanent_for_status, raise_for_transient, send
 
@@ -36,6 +45,8 @@ ORGANISATION_FIELDS = {
     "outstanding": ("Xero outstanding balance", "double"),
     "overdue": ("Xero overdue balance", "double"),
     "on_stop": ("Xero on stop", "varchar"),
+    "billing_email": ("Billing email", "varchar"),
+    "phone": ("Phone", "varchar"),
 }
 
 
@@ -166,6 +177,7 @@ class PipedriveCrm:
         return CrmOrganisation(
             id=str(org["id"]),
             name=org.get("name") or "",
+            email=_custom_value(custom.get(codes["billing_email"])) or None,
             address=_address(org.get("address")),
             xero_contact_id=_custom_value(custom.get(codes["xero_contact_id"])) or None,
             payment_terms_days=int(_decimal(terms)) if terms not in (None, "") else None,
@@ -200,6 +212,29 @@ class PipedriveCrm:
             values[codes["due_date"]] = invoice.due_date.isoformat()
         values[codes["paid_date"]] = invoice.fully_paid_on.isoformat() if invoice.fully_paid_on else None
         self._call("PATCH", f"/api/v2/deals/{deal_id}", json={"custom_fields": values}, what="PATCH deal")
+
+    def write_organisation_balance(self, organisation_id: str, balance: OrganisationBalance) -> None:
+        codes = self.field_codes("organization")
+        values = {codes["outstanding"]: float(balance.outstanding), codes["overdue"]: float(balance.overdue),
+                  codes["on_stop"]: "ON STOP" if balance.on_stop else None}
+        self._call("PATCH", f"/api/v2/organizations/{organisation_id}", json={"custom_fields": values},
+                   what="PATCH organization")
+
+    def update_organisation(self, organisation_id: str, update: OrganisationUpdate) -> None:
+        codes = self.field_codes("organization")
+        body: dict[str, Any] = {}
+        custom = {}
+        if update.email is not None:
+            custom[codes["billing_email"]] = update.email
+        if update.phone is not None:
+            custom[codes["phone"]] = update.phone
+        if custom:
+            body["custom_fields"] = custom
+        if update.address is not None:
+            parts = [update.address.line1, update.address.city, update.address.postal_code, update.address.country]
+            body["address"] = {"value": ", ".join(p for p in parts if p)}
+        if body:
+            self._call("PATCH", f"/api/v2/organizations/{organisation_id}", json=body, what="PATCH organization")
 
     def add_deal_note(self, deal_id: str, html: str) -> None:
         self._call("POST", "/v1/notes", json={"deal_id": int(deal_id), "content": html}, what="POST note")

@@ -109,6 +109,17 @@ class MappingConfig(_Doc):
     currencies: list[str] = Field(default_factory=lambda: ["GBP", "EUR", "USD"], min_length=1)
     tracking: list[TrackingOption] = Field(default_factory=list, max_length=2)
     branding_theme_id: str | None = None
+    on_stop_overdue_above: Decimal = Field(
+        Decimal(0), ge=0, description="An organisation is 'on stop' when its overdue balance exceeds this"
+    )
+    link_invoices_by_reference: bool = Field(
+        True, description="Invoices the bridge did not create are linked to the deal their Reference names"
+    )
+    xero_master_fields: list[Literal["email", "phone", "address"]] = Field(
+        default_factory=lambda: ["email", "phone", "address"],
+        description="Organisation fields Xero is the master of: copied from Xero contact changes",
+    )
+    note_when_paid: bool = True
     deal_without_products: DealWithoutProducts = Field(default_factory=DealWithoutProducts)
 
     @field_validator("tax_types_by_rate")

@@ -128,6 +128,7 @@ class DealWonSync:
         self.links.record_created(
             crm, deal_id, tenant_id=tenant_id, invoice_id=invoice.invoice_id, invoice_number=invoice.invoice_number,
             contact_id=invoice.contact.contact_id, won_time=command.won_time, at=now.isoformat(),
+            organisation_id=deal.organisation.id if deal.organisation else None,
         )
         org = deal.organisation
         if org and invoice.contact.contact_id and org.xero_contact_id != invoice.contact.contact_id:

@@ -38,6 +38,17 @@ def invoice_pk(tenant_id: str, invoice_id: str) -> str:
     return f"invoice#{tenant_id}#{invoice_id}"
 
 
+def contact_pk(tenant_id: str, contact_id: str) -> str:
+    return f"contact#{tenant_id}#{contact_id}"
+
+
+@dataclass(frozen=True)
+class DealRef:
+    crm: str
+    deal_id: str
+    organisation_id: str | None
+
+
 def _condition_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -98,15 +109,53 @@ class Links:
                 raise
 
     def record_created(self, crm: str, deal_id: str, *, tenant_id: str, invoice_id: str,
-                       invoice_number: str | None, contact_id: str | None, won_time: str | None, at: str) -> None:
+                       invoice_number: str | None, contact_id: str | None, organisation_id: str | None,
+                       won_time: str | None, at: str) -> None:
         self._table.put_item(Item={
             "pk": deal_pk(crm, deal_id), "sk": self.INVOICE, "state": "CREATED", "tenant_id": tenant_id,
             "invoice_id": invoice_id, "invoice_number": invoice_number, "contact_id": contact_id,
             "won_time": won_time, "created_at": at, "written_back": False,
         })
+        self.link_invoice(tenant_id, invoice_id, crm=crm, deal_id=deal_id, organisation_id=organisation_id, at=at)
+        if contact_id and organisation_id:
+            self.link_contact(tenant_id, contact_id, crm=crm, organisation_id=organisation_id, at=at)
+
+    def link_invoice(self, tenant_id: str, invoice_id: str, *, crm: str, deal_id: str,
+                     organisation_id: str | None, at: str) -> None:
         self._table.put_item(Item={
-            "pk": invoice_pk(tenant_id, invoice_id), "sk": "deal", "crm": crm, "deal_id": deal_id, "created_at": at,
+            "pk": invoice_pk(tenant_id, invoice_id), "sk": "deal", "crm": crm, "deal_id": deal_id,
+            "organisation_id": organisation_id, "created_at": at,
         })
+
+    def link_contact(self, tenant_id: str, contact_id: str, *, crm: str, organisation_id: str, at: str) -> None:
+        self._table.put_item(Item={
+            "pk": contact_pk(tenant_id, contact_id), "sk": "organisation", "crm": crm,
+            "organisation_id": organisation_id, "created_at": at,
+        })
+
+    def organisation_for_contact(self, tenant_id: str, contact_id: str) -> tuple[str, str] | None:
+        item = self._table.get_item(Key={"pk": contact_pk(tenant_id, contact_id), "sk": "organisation"}).get("Item")
+        return (item["crm"], item["organisation_id"]) if item else None
+
+    def invoice_state(self, tenant_id: str, invoice_id: str) -> tuple[str, str] | None:
+        """(UpdatedDateUTC, status) of the newest invoice state written to the CRM."""
+        item = self._table.get_item(Key={"pk": invoice_pk(tenant_id, invoice_id), "sk": "state"},
+                                    ConsistentRead=True).get("Item")
+        return (item["updated"], item["status"]) if item else None
+
+    def advance_invoice_state(self, tenant_id: str, invoice_id: str, *, updated: str, status: str) -> None:
+        """Record a state written to the CRM, unless a newer one was recorded meanwhile."""
+        try:
+            self._table.update_item(
+                Key={"pk": invoice_pk(tenant_id, invoice_id), "sk": "state"},
+                UpdateExpression="SET updated = :u, #s = :s",
+                ConditionExpression="attribute_not_exists(updated) OR updated < :u",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":u": updated, ":s": status},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
 
     def mark_written_back(self, crm: str, deal_id: str) -> None:
         self._table.update_item(
@@ -114,6 +163,8 @@ class Links:
             UpdateExpression="SET written_back = :yes", ExpressionAttributeValues={":yes": True},
         )
 
-    def deal_for_invoice(self, tenant_id: str, invoice_id: str) -> tuple[str, str] | None:
+    def deal_for_invoice(self, tenant_id: str, invoice_id: str) -> DealRef | None:
         item = self._table.get_item(Key={"pk": invoice_pk(tenant_id, invoice_id), "sk": "deal"}).get("Item")
-        return (item["crm"], item["deal_id"]) if item else None
+        if not item:
+            return None
+        return DealRef(crm=item["crm"], deal_id=item["deal_id"], organisation_id=item.get("organisation_id"))

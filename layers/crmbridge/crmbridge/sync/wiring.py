@@ -21,6 +21,7 @@ from crmbridge.sync.deal_won import DealWonSync
 from crmbridge.sync.links import Links
 from crmbridge.sync.processor import CommandHandler, Worker, powertools_runner
 from crmbridge.sync.records import SyncRecords
+from crmbridge.sync.xero_changes import XeroChangeSync
 from crmbridge.tokens.manager import TenantNotConnectedError
 from crmbridge.tokens.store import TokenStore
 from crmbridge.tokens.wiring import token_manager
@@ -50,7 +51,8 @@ def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
         crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
         invoice_status=settings.invoice_status, tenant_for=tenant_resolver(settings, tokens.store), on_metric=metric,
     )
-    return {"deal_won": deal_won}  # type: ignore[dict-item]
+    changes = XeroChangeSync(crm=crm, xero=xero, links=deal_won.links, mapping=deal_won.mapping, on_metric=metric)
+    return {"deal_won": deal_won, "xero_changed": changes}  # type: ignore[dict-item]
 
 
 @cache

@@ -99,10 +99,27 @@ class Balances(XeroModel):
     accounts_receivable: Balance | None = Field(None, alias="AccountsReceivable")
 
 
+class Phone(XeroModel):
+    phone_type: str | None = Field(None, alias="PhoneType")
+    phone_number: str | None = Field(None, alias="PhoneNumber")
+    phone_area_code: str | None = Field(None, alias="PhoneAreaCode")
+    phone_country_code: str | None = Field(None, alias="PhoneCountryCode")
+
+    @property
+    def text(self) -> str | None:
+        if not self.phone_number:
+            return None
+        prefix = " ".join(p for p in (f"+{self.phone_country_code}" if self.phone_country_code else None,
+                                      self.phone_area_code) if p)
+        return f"{prefix} {self.phone_number}".strip()
+
+
 class Contact(XeroModel):
     contact_id: str = Field(alias="ContactID")
     name: str = Field(alias="Name")
     email_address: str | None = Field(None, alias="EmailAddress")
+    phones: list[Phone] = Field(default_factory=list, alias="Phones")
+    addresses: list[Address] = Field(default_factory=list, alias="Addresses")
     contact_status: str | None = Field(None, alias="ContactStatus")
     balances: Balances | None = Field(None, alias="Balances")
     updated_date_utc: datetime | None = Field(None, alias="UpdatedDateUTC")
