@@ -24,6 +24,8 @@ class Settings(BaseModel):
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
     links_table: str | None = Field(None, alias="LINKS_TABLE")
     tokens_table: str | None = Field(None, alias="TOKENS_TABLE")
+    history_table: str | None = Field(None, alias="HISTORY_TABLE")
+    history_retention_days: int = Field(90, alias="HISTORY_RETENTION_DAYS", ge=1)
 
     xero_credentials_secret_arn: str | None = Field(None, alias="XERO_CREDENTIALS_SECRET_ARN")
     xero_webhook_secret_arn: str | None = Field(None, alias="XERO_WEBHOOK_SECRET_ARN")

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from crmbridge.commands import Command, QueueMessage
 from crmbridge.errors import PermanentError, RateLimitedError, RetryableError
 from crmbridge.queue import SQS_MAX_DELAY_SECONDS, SyncQueue
+from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.records import SyncRecords
 
 logger = Logger(child=True)
@@ -52,6 +53,7 @@ class Worker:
     records: SyncRecords
     handlers: Mapping[str, CommandHandler]
     run_once: IdempotentRunner
+    history: SyncHistory | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_metric: Callable[[str, float], None] = lambda name, value: None
 
@@ -86,9 +88,11 @@ class Worker:
         except PermanentError as exc:
             self.on_metric("PermanentFailures", 1)
             self.records.failed(command, exc, at=self.clock())
+            self._history(command, "failed", error=exc.message, reason=exc.reason)
             logger.warning("command failed permanently", extra={"reason": exc.reason, "error": exc.message})
             return Outcome("failed", exc.reason)
         self.records.succeeded(command, at=self.clock(), summary=summary)
+        self._history(command, "done", summary=summary)
         self.on_metric("CommandsProcessed", 1)
         logger.info("command done", extra={"result": summary})
         return Outcome("done")
@@ -96,8 +100,14 @@ class Worker:
     def _park(self, message: QueueMessage, until: datetime, why: str) -> Outcome:
         delay = max(0, int((until - self.clock()).total_seconds() + 0.999))
         self.queue.park(message, until=until, delay_seconds=delay)
+        self._history(message.command, "parked", error=why)
         logger.info("command parked", extra={"why": why, "delay_seconds": delay, "attempt": message.attempt + 1})
         return Outcome("parked", why)
+
+
+    def _history(self, command: Command, outcome: str, **details: object) -> None:
+        if self.history is not None:
+            self.history.add(command, at=self.clock(), outcome=outcome, **details)  # type: ignore[arg-type]
 
 
 def powertools_runner(persistence_store: Any, *, expires_after_seconds: int = 86400) -> IdempotentRunner:

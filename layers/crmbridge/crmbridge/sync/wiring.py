@@ -18,6 +18,7 @@ from crmbridge.mapping.config import load_mapping
 from crmbridge.queue import SyncQueue
 from crmbridge.secrets import PipedriveSecret, load_secret
 from crmbridge.sync.deal_won import DealWonSync
+from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.links import Links
 from crmbridge.sync.processor import CommandHandler, Worker, powertools_runner
 from crmbridge.sync.records import SyncRecords
@@ -70,5 +71,6 @@ def worker(metrics: Metrics) -> Worker:
         records=SyncRecords(table(settings, "links_table")),
         handlers=command_handlers(settings, metric),
         run_once=powertools_runner(store),
+        history=SyncHistory(table(settings, "history_table"), retention_days=settings.history_retention_days),
         on_metric=metric,
     )
