@@ -25,7 +25,7 @@ from crmbridge.queue import SQS_MAX_DELAY_SECONDS, SyncQueue
 from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.records import SyncRecords
 
-logger = Logger(child=True)
+logger = Logger()  # not a child: it appends correlation keys, which orphan child loggers cannot
 
 CommandHandler = Callable[[Command], dict[str, str]]
 # Runs a handler at most once per idempotency key: (key, thunk) -> the handler's result.
