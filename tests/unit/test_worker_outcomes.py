@@ -52,7 +52,7 @@ def test_rate_limit_parks_the_message_for_retry_after_seconds():
 
     w = worker(limited)
     assert w.process(body()).status == "parked"
-    [(message, until, delay)] = w.queue.parked
+    [(_, until, delay)] = w.queue.parked
     assert (until, delay) == (NOW + timedelta(seconds=42), 42)
 
 
@@ -62,7 +62,7 @@ def test_daily_limit_beyond_sqs_max_delay_is_parked_until_the_reset():
 
     w = worker(limited)
     w.process(body())
-    [(message, until, delay)] = w.queue.parked
+    [(_, until, delay)] = w.queue.parked
     assert until == NOW + timedelta(hours=5)
     assert delay == 5 * 3600  # the queue caps it at SQS's 900 s; the message carries the real time
 
