@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_rate_limit_headers_are_on_every_api_answer(api):
     # Given a fresh emulator
@@ -56,3 +58,35 @@ def test_burst_limit_is_configurable(api, control):
     statuses = [api.get("/api/v2/deals").status_code for _ in range(4)]
     # Then the fourth is refused
     assert statuses == [200, 200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "cost"),
+    [
+        ("GET", "/api/v2/deals/{deal}", None, 1),
+        ("GET", "/api/v2/deals/{deal}/products", None, 10),
+        ("GET", "/api/v2/organizations/{org}", None, 1),
+        ("GET", "/api/v2/persons/{person}", None, 1),
+        ("PATCH", "/api/v2/deals/{deal}", {"title": "Renamed"}, 5),
+        ("PATCH", "/api/v2/organizations/{org}", {"name": "Renamed"}, 5),
+        ("POST", "/v1/notes", {"content": "<p>Paid</p>", "deal_id": "{deal}"}, 10),
+        ("GET", "/api/v2/dealFields", None, 10),
+        ("POST", "/api/v2/dealFields", {"field_name": "Xero status", "field_type": "varchar"}, 5),
+        ("GET", "/api/v2/organizationFields", None, 10),
+        ("POST", "/api/v2/organizationFields", {"field_name": "On stop", "field_type": "varchar"}, 5),
+    ],
+)
+def test_each_operation_costs_its_documented_tokens(api, control, method, path, body, cost):
+    # Given a deal with its organization and person, and an unused daily budget
+    seeded = control.post("/seed", json={
+        "organizations": [{"ref": "o", "name": "Acme"}], "persons": [{"ref": "p", "name": "Jane"}],
+        "deals": [{"ref": "d", "title": "Costly", "org_ref": "o", "person_ref": "p"}]}).json()["refs"]
+    ids = {"deal": seeded["deals"]["d"], "org": seeded["organizations"]["o"], "person": seeded["persons"]["p"]}
+    control.post("/ratelimit", json={"daily_budget": 1000, "daily_used": 0})
+    if body and body.get("deal_id"):
+        body = {**body, "deal_id": ids["deal"]}
+    # When the operation is called once
+    response = api.request(method, path.format(**ids), json=body)
+    # Then exactly its token cost left the daily budget
+    assert response.status_code < 300, response.text
+    assert 1000 - int(response.headers["x-daily-requests-left"]) == cost

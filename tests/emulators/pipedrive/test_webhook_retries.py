@@ -96,3 +96,23 @@ def test_ten_first_attempt_failures_ban_the_webhook_and_lose_events(api, control
     control.post("/clock", json={"advance": 1800})
     api.post("/api/v2/deals", json={"title": "After the ban"})
     assert receiver.wait_for(11)[-1].body["data"]["title"] == "After the ban"
+
+
+def test_webhook_without_a_successful_delivery_for_three_days_is_deleted(api, control, receiver):
+    # Given a webhook whose receiver always fails (no retries) and a frozen clock
+    control.post("/webhooks", json={"retry_schedule": []})
+    receiver.default_status = 500
+    register_webhook(api, receiver.url)
+    control.post("/clock", json={"freeze": True})
+    api.post("/api/v2/deals", json={"title": "Day 0"})
+    receiver.wait_for(1)
+    _settle(control)
+    # When three days pass and another delivery fails
+    control.post("/clock", json={"advance": 3 * 24 * 3600})
+    api.post("/api/v2/deals", json={"title": "Day 3"})
+    receiver.wait_for(2)
+    _settle(control)
+    # Then Pipedrive deletes the webhook
+    assert api.get("/v1/webhooks").json()["data"] == []
+    (removed,) = control.get("/webhooks").json()["removed_subscriptions"]
+    assert removed["reason"] == "no successful delivery for 3 days"
