@@ -81,10 +81,13 @@ class PipedriveEmulatorHandle:
 
 def start_pipedrive_emulator(port: int = 0, host: str = "127.0.0.1", config: PipedriveConfig | None = None,
                              **overrides: Any) -> PipedriveEmulatorHandle:
-    """Run the emulator on a thread. Overrides: any PipedriveConfig field (webhook_url, api_token, ...),
-    plus burst_limit, burst_window, daily_budget (rate limits) and retry_schedule, retry_scale,
-    webhook_timeout (webhook delivery)."""
-    config = replace(config or PipedriveConfig(), host=host, port=port)
+    """Run the emulator on a thread (port 0: an ephemeral one).
+
+    Without `config`, settings come from the environment (PipedriveConfig.from_env: the local stack's
+    credentials and PIPEDRIVE_WEBHOOK_URL); pass PipedriveConfig() for hermetic defaults. Overrides: any
+    PipedriveConfig field (webhook_url, api_token, ...), plus burst_limit, burst_window, daily_budget
+    (rate limits) and retry_schedule, retry_scale, webhook_timeout (webhook delivery)."""
+    config = replace(config or PipedriveConfig.from_env(), host=host, port=port)
     limits = {k: overrides.pop(k) for k in ("burst_limit", "burst_window", "daily_budget") if k in overrides}
     hooks = {k: overrides.pop(k) for k in ("retry_schedule", "retry_scale") if k in overrides}
     if "webhook_timeout" in overrides:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from local.emulators.pipedrive import PipedriveEmulatorHandle, start_pipedrive_emulator
+from local.emulators.pipedrive import PipedriveConfig, PipedriveEmulatorHandle, start_pipedrive_emulator
 
 
 @dataclass
@@ -84,7 +84,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="session")
 def _running() -> Iterator[PipedriveEmulatorHandle]:
     # One server for the suite (stopping one costs the 0.5 s poll of serve_forever); reset per test.
-    with start_pipedrive_emulator() as handle:
+    with start_pipedrive_emulator(config=PipedriveConfig()) as handle:
         yield handle
 
 
