@@ -20,7 +20,9 @@ class ServerHandle:
         self._server = make_server(host, port, app, threaded=True)
         self.port = self._server.server_port
         self._on_stop = on_stop
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"emulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"emulator-{self.port}", daemon=True
+        )
         self._thread.start()
         logger.info("emulator listening on %s", self.url)
 
