@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 
 DEFAULT_PORT = 4020
 DEFAULT_TOKEN = "local-pipedrive-token"
+# The salesperson's own API token: for demos and tests that read "as a person", so they do not spend
+# the integration token's burst window (limits are per token; the daily budget is per company).
+DEFAULT_SALES_TOKEN = "local-pipedrive-sales-token"
 DEFAULT_WEBHOOK_USER = "bridge"
 DEFAULT_WEBHOOK_PASSWORD = "local-webhook-password"
 
@@ -54,7 +57,8 @@ class PipedriveConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     api_token: str = DEFAULT_TOKEN
-    # Extra tokens: token -> user id (e.g. a salesperson's own token).
+    sales_token: str | None = DEFAULT_SALES_TOKEN
+    # Extra tokens: token -> user id.
     extra_tokens: dict[str, int] = field(default_factory=dict)
     company_id: int = 7001234
     company_domain: str = "local-bridge"
@@ -72,7 +76,8 @@ class PipedriveConfig:
 
     @property
     def tokens(self) -> dict[str, int]:
-        return {self.api_token: INTEGRATION_USER_ID, **self.extra_tokens}
+        tokens = {self.sales_token: SALESPERSON_USER_ID} if self.sales_token else {}
+        return {**tokens, **self.extra_tokens, self.api_token: INTEGRATION_USER_ID}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> PipedriveConfig:
@@ -80,6 +85,13 @@ class PipedriveConfig:
         config = cls()
         config.port = int(env.get("PIPEDRIVE_EMULATOR_PORT", DEFAULT_PORT))
         config.api_token = env.get("PIPEDRIVE_API_TOKEN") or config.api_token
+        sales = env.get("PIPEDRIVE_SALES_API_TOKEN")
+        if sales is not None:
+            config.sales_token = None if _off(sales) else sales
+        for pair in (env.get("PIPEDRIVE_EMULATOR_EXTRA_TOKENS") or "").split(","):
+            token, _, user = pair.strip().rpartition(":")
+            if token and user.isdigit():
+                config.extra_tokens[token] = int(user)
         url = env.get("PIPEDRIVE_WEBHOOK_URL")
         config.webhook_url = None if _off(url) else str(url).strip()
         config.webhook_user = env.get("PIPEDRIVE_WEBHOOK_USER", config.webhook_user)

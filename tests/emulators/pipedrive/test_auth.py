@@ -44,3 +44,17 @@ def test_api_token_query_parameter_is_accepted(pd):
     response = httpx.get(f"{pd.url}/v1/users/me", params={"api_token": pd.token})
     # Then it is authenticated
     assert response.status_code == 200
+
+
+def test_salesperson_token_acts_as_the_salesperson_with_its_own_burst_window(pd, api, control):
+    # Given the integration token has used its whole burst window (frozen clock)
+    control.post("/clock", json={"freeze": True})
+    control.post("/ratelimit", json={"burst_limit": 2})
+    api.get("/v1/users/me")
+    api.get("/v1/users/me")
+    # When the salesperson's own token is used
+    response = httpx.get(f"{pd.url}/v1/users/me", headers={"x-api-token": "local-pipedrive-sales-token"})
+    # Then it is the salesperson, not limited by the integration token's window
+    assert response.status_code == 200
+    assert response.json()["data"]["name"] == "Sam Sales"
+    assert api.get("/v1/users/me").status_code == 429
