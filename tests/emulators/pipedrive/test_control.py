@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from local.emulators.pipedrive import field_code
 
 
@@ -58,3 +60,18 @@ def test_app_actions_are_made_by_the_salesperson(api, control):
     deal = control.post("/app/deals", json={"title": "From the app"}).json()["data"]
     # Then the salesperson owns it and it was created manually
     assert (deal["owner_id"], deal["creator_user_id"], deal["origin"]) == (1, 1, "ManuallyCreated")
+
+
+def test_dropped_response_still_commits_the_write(api, control):
+    # Given a deal and a fault that drops the answer to the next deal patch after it is committed
+    deal_id = api.post("/api/v2/deals", json={"title": "Before"}).json()["data"]["id"]
+    control.post("/faults", json={"kind": "drop", "count": 1, "method": "PATCH", "path_prefix": "/api/v2/deals"})
+    # When the bridge patches the deal
+    try:
+        response = api.patch(f"/api/v2/deals/{deal_id}", json={"title": "After"})
+        outcome = response.status_code
+    except httpx.TransportError:
+        outcome = "connection lost"
+    # Then the client never got an answer, but the change is there
+    assert outcome == "connection lost"
+    assert api.get(f"/api/v2/deals/{deal_id}").json()["data"]["title"] == "After"
