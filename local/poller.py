@@ -242,20 +242,24 @@ class QueuePoller:
         attributes = self._sqs.get_queue_attributes(QueueUrl=self.source.queue_url, AttributeNames=names)
         return {name: int(attributes["Attributes"].get(name, 0)) for name in names}
 
-    def idle(self) -> tuple[bool, str]:
-        """(True, "") when the queue holds nothing (visible, in flight or delayed) and no invocation runs."""
+    def idle(self, include_delayed: bool = True) -> tuple[bool, str]:
+        """(True, "") when the queue holds nothing (visible, in flight, and unless told otherwise delayed)
+        and no invocation runs; else (False, what is left)."""
         with self._state:
             before = (self._in_flight, self._completed)
         counts = self.queue_counts()
         with self._state:
             after = (self._in_flight, self._completed)
+        if not include_delayed:
+            counts.pop("ApproximateNumberOfMessagesDelayed")
         if before == after and after[0] == 0 and not any(counts.values()):
             return True, ""
         return False, f"{self.name}: {counts}, {after[0]} invocations in flight"
 
-    def drain(self, timeout: float = 10.0, interval: float = 0.05) -> None:
-        """Wait until `idle()`; TimeoutError says what is left."""
-        _wait_idle([self], timeout, interval)
+    def drain(self, timeout: float = 10.0, *, include_delayed: bool = True, interval: float = 0.05) -> None:
+        """Wait until `idle()`; TimeoutError says what is left. Delayed messages (the worker parks
+        rate-limited work with a delay) count as work left unless include_delayed=False."""
+        _wait_idle([self], timeout, interval, include_delayed)
 
     # ------------------------------------------------------------------------- the pollers' loop
 
@@ -350,16 +354,21 @@ class QueuePollers:
         for poller in self.pollers:
             poller.stop()
 
-    def drain(self, timeout: float = 10.0, interval: float = 0.05) -> None:
+    def drain(self, timeout: float = 10.0, *, include_delayed: bool = True, interval: float = 0.05) -> None:
         """Wait until every queue is empty and no invocation runs (checked in one pass, since one
         function's work can enqueue to another's queue)."""
-        _wait_idle(self.pollers, timeout, interval)
+        _wait_idle(self.pollers, timeout, interval, include_delayed)
+
+    @property
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per event source mapping: batches, messages, succeeded/failed messages, failed batches."""
+        return {poller.name: dict(poller.stats) for poller in self.pollers}
 
 
-def _wait_idle(pollers: list[QueuePoller], timeout: float, interval: float) -> None:
+def _wait_idle(pollers: list[QueuePoller], timeout: float, interval: float, include_delayed: bool) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        states = [poller.idle() for poller in pollers]
+        states = [poller.idle(include_delayed) for poller in pollers]
         if all(ok for ok, _ in states):
             return
         if time.monotonic() >= deadline:
