@@ -90,13 +90,16 @@ class Clock:
             }
 
     def apply(self, body: dict) -> dict:
-        """The control endpoint's body: {"advance": seconds} | {"set": iso} | {"freeze": bool}."""
+        """The control endpoint's body: {"advance": seconds}, {"set": iso}, {"freeze": bool}, {"reset": true}."""
+        if body.get("reset"):
+            self.reset()
+        # Freeze first so that a set instant is exact; thaw last so advancing still applies.
+        if body.get("freeze") is True:
+            self.freeze(True)
         if "set" in body:
             self.set(parse_instant(str(body["set"])))
         if "advance" in body:
             self.advance(float(body["advance"]))
-        if "freeze" in body:
-            self.freeze(bool(body["freeze"]))
-        if body.get("reset"):
-            self.reset()
+        if body.get("freeze") is False:
+            self.freeze(False)
         return self.snapshot()

@@ -9,6 +9,7 @@ triggers due retries at once instead of waiting. Every attempt is recorded for /
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import logging
 import threading
@@ -42,7 +43,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tupl
             return response.status, response.read(), None
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read() if exc.fp else b"", None
-    except (OSError, ValueError) as exc:  # refused, reset, timeout, bad URL
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timeout, bad URL/answer
         return None, b"", f"{type(exc).__name__}: {exc}"
 
 
@@ -244,7 +245,12 @@ class WebhookDispatcher:
         if not events or not self.url:
             return
         now = self._clock.now()
-        for body, headers, meta in self._build_batch(events):
+        try:
+            batches = self._build_batch(events)
+        except Exception:  # a bug in an emulator's builder must not kill the delivery worker
+            logger.exception("building a webhook batch failed; %s events dropped", len(events))
+            return
+        for body, headers, meta in batches:
             self._deliveries.append(
                 Delivery(next(self._ids), self.url, body, headers, now, now, meta=meta)
             )

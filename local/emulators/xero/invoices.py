@@ -110,6 +110,9 @@ def _status_for_update(invoice: Invoice, requested: str | None, data: dict, mess
     has_payments = bool(invoice.payment_ids)
     if has_payments:
         edited = [key for key in data if key not in EDITABLE_WHEN_PAID]
+        contact = data.get("Contact")
+        if isinstance(contact, dict) and contact.get("ContactID", invoice.contact_id).lower() != invoice.contact_id:
+            edited.append("Contact")
         if target == "VOIDED":
             messages.append(
                 "The status VOIDED cannot be applied to the invoice because it has payments or credit notes "

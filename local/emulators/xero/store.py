@@ -92,7 +92,8 @@ class XeroStore:
 
     def add_org(self, name: str, base_currency: str = "GBP", connect: bool = True,
                 tenant_id: str | None = None) -> Org:
-        org = new_org(name, self.clock.now(), tenant_id=tenant_id, base_currency=base_currency)
+        org = new_org(name, self.clock.now(), tenant_id=tenant_id.lower() if tenant_id else None,
+                      base_currency=base_currency)
         self.orgs[org.tenant_id] = org
         if connect:
             self.consent_tenants.append(org.tenant_id)

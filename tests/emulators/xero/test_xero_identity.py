@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import httpx
+import pytest
+
 REDIRECT_URI = "http://127.0.0.1:3000/oauth/xero/callback"
 
 
@@ -222,3 +225,15 @@ def test_token_without_the_scope_is_forbidden(http, identity, xero):
                                                           "xero-tenant-id": xero.tenant_id})
     # Then Xero refuses it
     assert response.status_code == 403
+
+
+def test_lost_refresh_response_is_recovered_with_the_previous_token(identity, tokens, emulator_control):
+    # Given the next token response is lost after the rotation was committed
+    emulator_control("faults", {"kind": "drop", "count": 1, "path_prefix": "/connect/token"})
+    with pytest.raises(httpx.TransportError):
+        identity.refresh(tokens["refresh_token"])
+    # When the client retries with the token it still has
+    response = identity.refresh(tokens["refresh_token"])
+    # Then the grace period gives it a working token set
+    assert response.status_code == 200
+    assert identity.refresh(response.json()["refresh_token"]).status_code == 200
