@@ -24,7 +24,7 @@ def _page(status: int, title: str, text: str) -> dict:
     return {"statusCode": status, "headers": {"content-type": "text/html; charset=utf-8"}, "body": body}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -19,8 +19,9 @@ def record_handler(record: SQSRecord) -> str:
     return wiring.worker(metrics).process(record.body).status
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    wiring.worker(metrics).run_once.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

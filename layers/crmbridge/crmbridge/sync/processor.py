@@ -110,17 +110,26 @@ class Worker:
             self.history.add(command, at=self.clock(), outcome=outcome, **details)  # type: ignore[arg-type]
 
 
-def powertools_runner(persistence_store: Any, *, expires_after_seconds: int = 86400) -> IdempotentRunner:
-    """Powertools idempotency on DynamoDB: a completed key returns its stored result."""
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+class PowertoolsRunner:
+    """Powertools idempotency on DynamoDB: a completed key returns its stored result.
 
-    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=expires_after_seconds)
+    register_lambda_context() per invocation lets an IN_PROGRESS record expire with the invocation,
+    so a worker that crashed mid-command does not block the command until the record's TTL.
+    """
 
-    @idempotent_function(data_keyword_argument="key", persistence_store=persistence_store, config=config)
-    def _guarded(*, key: dict[str, str], thunk: Callable[[], dict[str, str]]) -> dict[str, str]:
-        return thunk()
+    def __init__(self, persistence_store: Any, *, expires_after_seconds: int = 86400) -> None:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-    def run(key: str, thunk: Callable[[], dict[str, str]]) -> dict[str, str]:
-        return _guarded(key={"key": key}, thunk=thunk)
+        self.config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=expires_after_seconds)
 
-    return run
+        @idempotent_function(data_keyword_argument="key", persistence_store=persistence_store, config=self.config)
+        def _guarded(*, key: dict[str, str], thunk: Callable[[], dict[str, str]]) -> dict[str, str]:
+            return thunk()
+
+        self._guarded = _guarded
+
+    def register_lambda_context(self, context: Any) -> None:
+        self.config.register_lambda_context(context)
+
+    def __call__(self, key: str, thunk: Callable[[], dict[str, str]]) -> dict[str, str]:
+        return self._guarded(key={"key": key}, thunk=thunk)

@@ -20,7 +20,7 @@ from crmbridge.secrets import PipedriveSecret, load_secret
 from crmbridge.sync.deal_won import DealWonSync
 from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.links import Links
-from crmbridge.sync.processor import CommandHandler, Worker, powertools_runner
+from crmbridge.sync.processor import CommandHandler, PowertoolsRunner, Worker
 from crmbridge.sync.records import SyncRecords
 from crmbridge.sync.xero_changes import XeroChangeSync
 from crmbridge.tokens.manager import TenantNotConnectedError
@@ -70,7 +70,7 @@ def worker(metrics: Metrics) -> Worker:
         queue=SyncQueue(aws.client("sqs"), settings.require("sync_queue_url")),
         records=SyncRecords(table(settings, "links_table")),
         handlers=command_handlers(settings, metric),
-        run_once=powertools_runner(store),
+        run_once=PowertoolsRunner(store),
         history=SyncHistory(table(settings, "history_table"), retention_days=settings.history_retention_days),
         on_metric=metric,
     )
