@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import urllib.request
 
 from moto.server import ThreadedMotoServer
@@ -41,6 +42,8 @@ class MotoServer:
         if port is None:
             port = int(os.environ.get("MOTO_PORT", DEFAULT_PORT))
         self.host = host
+        if port:
+            _check_free(host, port)  # ThreadedMotoServer would wait forever on a port in use
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
@@ -64,6 +67,15 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _check_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(exc.errno, f"moto cannot listen on {host}:{port} ({exc.strerror}); set MOTO_PORT") from exc
 
 
 def start_moto_server(port: int | None = None, host: str = "127.0.0.1") -> MotoServer:

@@ -345,8 +345,8 @@ def main() -> None:
         lines = [f"  {name:<10} {url}" for name, url in stack.urls.items()]
         lines += [f"  {name:<10} (not running)" for name in DEFAULT_PORTS if name not in stack.urls]
         print("Local stack on 127.0.0.1 (Ctrl-C to stop):", *lines, sep="\n", flush=True)  # noqa: T201
-        print(f"  try: curl -i -u bridge:local-webhook-password -H 'content-type: application/json' "  # noqa: T201
-              f"-d '{{}}' {stack.gateway_url}/webhooks/pipedrive", flush=True)
+        print(f"Webhooks: {stack.gateway_url}/webhooks/{{pipedrive,hubspot,xero}} (README: 'The local stack')",  # noqa: T201
+              flush=True)
         try:
             while not stopping.is_set():
                 time.sleep(0.5)

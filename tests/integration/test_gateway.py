@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -165,6 +166,15 @@ def test_wrong_method_for_a_route_is_404():
 
 def test_handler_exception_is_500_internal_server_error(gateway):
     response = gateway.get("/boom")
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
+
+
+def test_handler_running_past_its_timeout_is_500():
+    quick = dataclasses.replace(HTTP_APP, timeout=1)
+    with Gateway([Route("GET", "/slow", quick)], port=0) as gw:
+        response = httpx.get(f"{gw.url}/slow", timeout=10)
 
     assert response.status_code == 500
     assert response.json() == {"message": "Internal Server Error"}
