@@ -220,10 +220,14 @@ class XeroEmulatorHandle:
 
 def start_xero_emulator(port: int = 0, host: str = "127.0.0.1", config: XeroConfig | None = None,
                         **overrides: object) -> XeroEmulatorHandle:
-    """Start the emulator on a background thread. Without a config, webhooks are off (tests opt in with
-    webhook_url=...); any XeroConfig field can be overridden by keyword."""
+    """Start the emulator on a background thread and return its handle.
+
+    Without a config, settings come from the environment (XeroConfig.from_env) except webhooks, which
+    stay off unless `webhook_url=...` is given, so a test never posts to whatever listens on :3000.
+    Any XeroConfig field can be overridden by keyword (e.g. limits=RateLimits(minute=5))."""
     if config is None:
-        config = XeroConfig(webhook_url=None)
+        config = XeroConfig.from_env()
+        config.webhook_url = None
     for key, value in overrides.items():
         if not hasattr(config, key):
             raise TypeError(f"unknown XeroConfig field {key!r}")

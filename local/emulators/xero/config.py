@@ -44,8 +44,9 @@ class XeroConfig:
     limits: RateLimits = field(default_factory=RateLimits)
     # Refuse calls whose token lacks a scope for the resource (403), as Xero does.
     enforce_scopes: bool = True
-    # How long an Idempotency-Key is remembered; Xero does not document it.
-    idempotency_ttl: int = 24 * 3600
+    # How long an Idempotency-Key is remembered. Xero does not document it; integrators report about
+    # 6 minutes. Short on purpose: a bridge that relies on the key alone must fail its tests.
+    idempotency_ttl: int = 6 * 60
     # Public base URL used in webhook resourceUrl; defaults to the server's own URL.
     public_url: str | None = None
     demo_org_name: str = "Demo Company (UK)"

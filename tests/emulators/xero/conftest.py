@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from local.emulators.xero import XeroEmulatorHandle, start_xero_emulator  # noqa: E402
+from local.emulators.xero import XeroConfig, XeroEmulatorHandle, start_xero_emulator  # noqa: E402
 
 CLIENT_ID = "local-client-id"
 CLIENT_SECRET = "local-client-secret"
@@ -34,7 +34,8 @@ SCOPES = (
 
 @pytest.fixture(scope="session")
 def xero_server() -> Iterator[XeroEmulatorHandle]:
-    handle = start_xero_emulator(port=0)
+    # Explicit defaults: the suite must not depend on the developer's environment.
+    handle = start_xero_emulator(port=0, config=XeroConfig(webhook_url=None))
     yield handle
     handle.stop()
 

@@ -255,3 +255,27 @@ def test_malformed_json_is_refused(api):
     response = api.request("PUT", "/Invoices", content=b"{not json", headers={"Content-Type": "application/json"})
     # Then a 400 comes back
     assert response.status_code == 400
+
+
+def test_where_contact_id_guid_shorthand_and_summary_only(api):
+    # Given invoices for two contacts
+    acme, globex = api.contact("Acme"), api.contact("Globex")
+    mine = api.invoice(acme["ContactID"])
+    api.invoice(globex["ContactID"])
+    # When filtered with the ContactID==guid("...") shorthand, summary only
+    response = api.get("/Invoices", params={"where": f'ContactID==guid("{acme["ContactID"].upper()}")',
+                                            "summaryOnly": "true", "page": 1})
+    # Then Acme's invoice comes back, guids compared case-insensitively, without line items
+    [invoice] = response.json()["Invoices"]
+    assert invoice["InvoiceID"] == mine["InvoiceID"]
+    assert invoice["LineItems"] == []
+
+
+def test_list_without_page_omits_line_items(api):
+    # Given an invoice with a line
+    api.invoice(api.contact()["ContactID"])
+    # When listed without `page` (Xero then returns every match, without lines)
+    [invoice] = api.get("/Invoices").json()["Invoices"]
+    # Then the lines are left out; GET by id has them
+    assert invoice["LineItems"] == []
+    assert api.get(f"/Invoices/{invoice['InvoiceID']}").json()["Invoices"][0]["LineItems"]
