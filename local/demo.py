@@ -139,10 +139,16 @@ class Xero:
     def invoices(self, reference: str) -> list[dict[str, Any]]:
         response = self.http.get("/api.xro/2.0/Invoices", headers=self._auth(),
                                  params={"where": f'Reference=="{reference}"'})
-        return response.json().get("Invoices", [])
+        return self._ok(response).get("Invoices", [])
 
     def invoice(self, invoice_id: str) -> dict[str, Any]:
-        return self.http.get(f"/api.xro/2.0/Invoices/{invoice_id}", headers=self._auth()).json()["Invoices"][0]
+        return self._ok(self.http.get(f"/api.xro/2.0/Invoices/{invoice_id}", headers=self._auth()))["Invoices"][0]
+
+    @staticmethod
+    def _ok(response: httpx.Response) -> dict[str, Any]:
+        if response.status_code >= 400:
+            raise DemoFailed(f"Xero emulator answered {response.status_code}: {response.text[:300]}")
+        return response.json()
 
     def intent_to_receive(self, url: str) -> dict[str, Any]:
         return self.http.post("/_emulator/webhooks/intent-to-receive", json={"url": url}).json()

@@ -152,6 +152,11 @@ class DealWonSync:
             # Xero refused it (validation): nothing was created, so the deal can be re-run once fixed.
             self.links.release(self.crm.name, deal.id, self.owner)
             raise
+        except BaseException:
+            # Timeout, lost answer, crash: Xero may or may not have the invoice. Whoever tries next
+            # takes the claim at once and looks it up by Reference before creating anything.
+            self.links.abandon(self.crm.name, deal.id, self.owner)
+            raise
         self.on_metric("InvoicesCreated", 1)
         logger.info("invoice created", extra={"invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number})
         return invoice

@@ -108,6 +108,21 @@ class Links:
             if not _condition_failed(exc):
                 raise
 
+    def abandon(self, crm: str, deal_id: str, owner: str) -> None:
+        """Stop working on a claim whose outcome is unknown (a timeout mid-call): it stays PENDING, so
+        the next attempt, by any worker, may take it at once but must look in Xero first."""
+        try:
+            self._table.update_item(
+                Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="#s = :pending AND #o = :owner",
+                ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+                ExpressionAttributeValues={":owner": owner, ":pending": "PENDING", ":zero": 0},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+
     def record_created(self, crm: str, deal_id: str, *, tenant_id: str, invoice_id: str,
                        invoice_number: str | None, contact_id: str | None, organisation_id: str | None,
                        won_time: str | None, at: str) -> None:
