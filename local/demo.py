@@ -150,6 +150,22 @@ class Xero:
             raise DemoFailed(f"Xero emulator answered {response.status_code}: {response.text[:300]}")
         return response.json()
 
+    def update_invoice(self, invoice_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        body = {"Invoices": [{"InvoiceID": invoice_id, **changes}]}
+        return self._ok(self.http.post("/api.xro/2.0/Invoices", headers=self._auth(), json=body))["Invoices"][0]
+
+    def approve(self, invoice_id: str) -> dict[str, Any]:
+        return self.update_invoice(invoice_id, {"Status": "AUTHORISED"})
+
+    def pay(self, invoice_id: str, amount: Decimal | str, on: str) -> dict[str, Any]:
+        body = {"Payments": [{"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": "090"},
+                              "Date": on, "Amount": str(amount)}]}
+        return self._ok(self.http.put("/api.xro/2.0/Payments", headers=self._auth(), json=body))["Payments"][0]
+
+    def create_invoice(self, invoice: dict[str, Any]) -> dict[str, Any]:
+        return self._ok(self.http.put("/api.xro/2.0/Invoices", headers=self._auth(),
+                                      json={"Invoices": [invoice]}))["Invoices"][0]
+
     def intent_to_receive(self, url: str) -> dict[str, Any]:
         return self.http.post("/_emulator/webhooks/intent-to-receive", json={"url": url}).json()
 

@@ -29,3 +29,12 @@ def local_stack(stack_env_before) -> Iterator[LocalStack]:
     # Failed messages come back after 2 s instead of the template's 180 s; schedules only on demand.
     with LocalStack.ephemeral(visibility_timeout=2, schedule_speedup=0) as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def flow() -> Iterator[dict]:
+    """A connected local stack per module, with Pipedrive and Xero drivers (see tests/e2e/flow.py)."""
+    from tests.e2e.flow import running_flow
+
+    with running_flow() as running:
+        yield running

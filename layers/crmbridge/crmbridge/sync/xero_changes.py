@@ -57,10 +57,11 @@ class XeroChangeSync:
 
     def __call__(self, command: XeroResourceChanged) -> dict[str, str]:
         if command.category == "INVOICE":
-            return self.invoice_changed(command.tenant_id, command.resource_id)
+            return self.invoice_changed(command.tenant_id, command.resource_id,
+                                        balances_only_if_stale=command.event_type == "OVERDUE")
         return self.contact_changed(command.tenant_id, command.resource_id)
 
-    def invoice_changed(self, tenant_id: str, invoice_id: str) -> dict[str, str]:
+    def invoice_changed(self, tenant_id: str, invoice_id: str, *, balances_only_if_stale: bool = False) -> dict[str, str]:
         invoice = self.xero.get_invoice(tenant_id, invoice_id)
         if invoice.type != "ACCREC":
             return {"outcome": "ignored", "why": "not a sales invoice"}
@@ -70,6 +71,10 @@ class XeroChangeSync:
         updated = (invoice.updated_date_utc or self.clock()).astimezone(UTC).isoformat()
         recorded = self.links.invoice_state(tenant_id, invoice_id)
         if recorded and recorded[0] >= updated:
+            if balances_only_if_stale and ref.organisation_id and invoice.contact.contact_id:
+                # Nothing changed on the invoice, but time made it overdue: the balance moved.
+                self._write_balance(tenant_id, invoice.contact.contact_id, ref.organisation_id)
+                return {"outcome": "balance_refreshed", "invoice_id": invoice_id}
             self.on_metric("StaleEventsDropped", 1)
             return {"outcome": "stale", "invoice_id": invoice_id}
         self.crm.write_invoice(ref.deal_id, write_back_of(invoice))

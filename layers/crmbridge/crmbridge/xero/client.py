@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -54,6 +55,23 @@ class XeroClient:
 
     def _call(self, method: str, path: str, tenant_id: str, *, params: dict[str, Any] | None = None,
               json: Any = None, headers: dict[str, str] | None = None, what: str) -> dict[str, Any]:
+        response = self._send(method, path, tenant_id, params=params, json=json, headers=headers)
+        if response.status_code == 401:
+            # Expired or revoked before its time: refresh (once, under the lease) and try again once.
+            self._tokens.expired(tenant_id, response.request.headers["Authorization"].removeprefix("Bearer "))
+            response = self._send(method, path, tenant_id, params=params, json=json, headers=headers)
+            if response.status_code == 401:
+                raise RetryableError("xero refused a freshly refreshed access token", retry_after_seconds=60)
+        raise_for_transient(response, service=SERVICE, problem=lambda r: r.headers.get("x-rate-limit-problem"))
+        if response.status_code == 400:
+            body = _json(response)
+            raise PermanentError("xero_validation", "; ".join(validation_messages(body)) or "Xero refused the request")
+        if response.status_code >= 400:
+            raise permanent_for_status(response, service=SERVICE, what=what)
+        return _json(response)
+
+    def _send(self, method: str, path: str, tenant_id: str, *, params: dict[str, Any] | None,
+              json: Any, headers: dict[str, str] | None) -> httpx.Response:
         token = self._tokens.access_token(tenant_id)
         request = self._http.build_request(
             method, f"{self._api}/{path}", params=params, json=json,
@@ -63,16 +81,7 @@ class XeroClient:
         self.calls += 1
         response = send(self._http, request, service=SERVICE)
         self._on_response(tenant_id, response)
-        raise_for_transient(response, service=SERVICE, problem=lambda r: r.headers.get("x-rate-limit-problem"))
-        if response.status_code == 401:
-            self._tokens.expired(tenant_id, token)
-            raise RetryableError("xero access token refused; refreshed for the next attempt", retry_after_seconds=1)
-        if response.status_code == 400:
-            body = _json(response)
-            raise PermanentError("xero_validation", "; ".join(validation_messages(body)) or "Xero refused the request")
-        if response.status_code >= 400:
-            raise permanent_for_status(response, service=SERVICE, what=what)
-        return _json(response)
+        return response
 
     def get_invoice(self, tenant_id: str, invoice_id: str) -> Invoice:
         body = self._call("GET", f"Invoices/{invoice_id}", tenant_id, what="GET Invoices/{id}")
@@ -81,6 +90,14 @@ class XeroClient:
     def invoices_by_reference(self, tenant_id: str, reference: str) -> list[Invoice]:
         where = f'Type=="ACCREC" AND Reference=={where_literal(reference)}'
         body = self._call("GET", "Invoices", tenant_id, params={"where": where}, what="GET Invoices by Reference")
+        return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
+
+    def invoices_page(self, tenant_id: str, *, page: int, modified_since: datetime | None = None,
+                      where: str | None = None) -> list[Invoice]:
+        """One page (up to 100) of sales invoices, optionally only those changed since a moment."""
+        params: dict[str, Any] = {"page": page, "where": 'Type=="ACCREC"' + (f" AND {where}" if where else "")}
+        headers = {"If-Modified-Since": modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")} if modified_since else None
+        body = self._call("GET", "Invoices", tenant_id, params=params, headers=headers, what="GET Invoices page")
         return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
 
     def contacts_by_email(self, tenant_id: str, email: str) -> list[Contact]:
