@@ -73,7 +73,9 @@ class Pipedrive:
     """The salesperson (the emulator's app endpoints) and reads through the public API."""
 
     def __init__(self, base: str) -> None:
-        self.http = httpx.Client(base_url=base, timeout=10, headers={"x-api-token": credential("PIPEDRIVE_API_TOKEN")})
+        # The salesperson's own token: its rate-limit window is not the bridge's.
+        token = os.environ.get("PIPEDRIVE_SALES_API_TOKEN", "local-pipedrive-sales-token")
+        self.http = httpx.Client(base_url=base, timeout=10, headers={"x-api-token": token})
         self._codes: dict[tuple[str, str], str] = {}
 
     def seed(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -256,6 +258,51 @@ def duplicates_and_bad_auth(urls: Urls, report: Report, pipedrive: Pipedrive, xe
                  str(wrong.status_code))
 
 
+def xero_tells_the_crm(report: Report, pipedrive: Pipedrive, xero: Xero, won: dict[str, Any]) -> None:
+    deal_id, org_id, invoice = won["deal_id"], won["org_id"], won["invoice"]
+    xero.approve(invoice["InvoiceID"])
+    report.ok(f"finance approves {invoice['InvoiceNumber']} in Xero")
+    wait_for("AUTHORISED on the deal",
+             lambda: pipedrive.custom(pipedrive.deal(deal_id), "deal", "Xero invoice status") == "AUTHORISED")
+    outstanding = wait_for("the balance on the organisation", lambda: pipedrive.custom(
+        pipedrive.organisation(org_id), "organization", "Xero outstanding balance"))
+    report.check(Decimal(str(outstanding)) == Decimal("1980.00"),
+                 "the deal shows AUTHORISED and Acme Ltd owes 1,980.00", str(outstanding))
+
+    xero.pay(invoice["InvoiceID"], "1980.00", "2026-11-30")
+    report.ok("finance records the customer's payment of 1,980.00 in Xero")
+    deal = wait_for("PAID on the deal", lambda: (
+        d if pipedrive.custom(d := pipedrive.deal(deal_id), "deal", "Xero invoice status") == "PAID" else None))
+    due = Decimal(str(pipedrive.custom(deal, "deal", "Xero amount due")))
+    paid_on = pipedrive.custom(deal, "deal", "Xero paid date")
+    report.check(due == 0 and paid_on == "2026-11-30", "the deal shows PAID, amount due 0.00, paid on 2026-11-30",
+                 f"due {due}, paid {paid_on}")
+    balance = Decimal(str(pipedrive.custom(pipedrive.organisation(org_id), "organization", "Xero outstanding balance")))
+    report.check(balance == 0, "Acme Ltd's outstanding balance is back to 0.00", str(balance))
+    note = wait_for("the owner's note", lambda: pipedrive.http.get("/v1/notes", params={"deal_id": deal_id})
+                    .json().get("data"))
+    report.check("paid in full" in note[0]["content"], "the deal owner has a note: invoice paid in full",
+                 note[0]["content"][:200])
+
+
+def a_customer_on_stop(report: Report, pipedrive: Pipedrive, xero: Xero) -> None:
+    seeded = pipedrive.seed({"organizations": [{"ref": "late", "name": "Late Payers plc"}],
+                             "deals": [{"ref": "old", "title": "Late Payers - support", "org_ref": "late",
+                                        "currency": "GBP", "value": 500, "status": "won"}]})
+    deal_id, org_id = seeded["refs"]["deals"]["old"], seeded["refs"]["organizations"]["late"]
+    xero.create_invoice({
+        "Type": "ACCREC", "Contact": {"Name": "Late Payers plc"}, "Reference": str(deal_id), "Date": "2026-09-01",
+        "DueDate": "2026-10-01", "LineAmountTypes": "Exclusive", "Status": "AUTHORISED",
+        "LineItems": [{"Description": "Support, September", "Quantity": 1, "UnitAmount": 500, "AccountCode": "200",
+                       "TaxType": "OUTPUT2"}]})
+    report.ok("Late Payers plc has a 600.00 invoice raised in Xero, due 2026-10-01 and unpaid")
+    on_stop = wait_for("the on-stop flag", lambda: pipedrive.custom(
+        pipedrive.organisation(org_id), "organization", "Xero on stop"))
+    overdue = pipedrive.custom(pipedrive.organisation(org_id), "organization", "Xero overdue balance")
+    report.check(on_stop == "ON STOP" and Decimal(str(overdue)) == Decimal("600.00"),
+                 "sales sees Late Payers plc ON STOP with 600.00 overdue", f"{on_stop} {overdue}")
+
+
 def run(urls: Urls, drain: Callable[[], None], out: Any = None) -> Report:
     report = Report(out=out or sys.stdout)
     pipedrive, xero = Pipedrive(urls.pipedrive), Xero(urls.xero)
@@ -272,6 +319,10 @@ def run(urls: Urls, drain: Callable[[], None], out: Any = None) -> Report:
     report.section("3. A won deal becomes exactly one Xero invoice")
     won = win_a_deal(urls, report, pipedrive, xero)
     duplicates_and_bad_auth(urls, report, pipedrive, xero, won["deal_id"], drain)
+
+    report.section("4. Xero tells the CRM: approval, payment, balances, on stop")
+    xero_tells_the_crm(report, pipedrive, xero, won)
+    a_customer_on_stop(report, pipedrive, xero)
     return report
 
 
