@@ -57,3 +57,26 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         get_settings.cache_clear()
         aws.client.cache_clear()
         aws.resource.cache_clear()
+
+
+class AtomicTable:
+    """A boto3 Table whose calls are serialised. DynamoDB makes each single-item conditional write
+    atomic; in-process moto does not under threads, so concurrency tests would fail on moto's race
+    rather than on ours."""
+
+    def __init__(self, table: Any) -> None:
+        import threading
+
+        self._table = table
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._table, name)
+        if not callable(attribute):
+            return attribute
+
+        def serialised(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return serialised

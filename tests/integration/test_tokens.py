@@ -11,6 +11,7 @@ from crmbridge.tokens.manager import TenantNotConnectedError, TokenManager
 from crmbridge.tokens.refresher import refresh_due
 from crmbridge.tokens.store import StoredConnection, TokenStore
 from crmbridge.xero.identity import InvalidGrantError, TokenSet
+from tests.conftest import AtomicTable
 
 TENANT = "tenant-1"
 
@@ -38,7 +39,7 @@ class RotatingIdentity:
 
 @pytest.fixture
 def store(aws_stack):
-    table = boto3.resource("dynamodb").Table(aws_stack.table_names["TokensTable"])
+    table = AtomicTable(boto3.resource("dynamodb").Table(aws_stack.table_names["TokensTable"]))
     token_store = TokenStore(table)
     token_store.connect(StoredConnection(tenant_id=TENANT, access_token="at-0", refresh_token="rt-0",
                                          access_expires_at=0, refreshed_at=0))
