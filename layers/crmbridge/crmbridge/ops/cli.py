@@ -1,0 +1,616 @@
+"""bridgectl: the operator's command line for the Xero CRM Bridge.
+
+The only module of crmbridge.ops that imports typer and rich (the Lambda layer ships without them):
+every command resolves its target, calls the ops module that does the work and renders the result
+as rich tables, or as JSON with --json.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from crmbridge.errors import BridgeError
+from crmbridge.ops import connect as connect_ops
+from crmbridge.ops import dlq as dlq_ops
+from crmbridge.ops import history as history_ops
+from crmbridge.ops import mapping as mapping_ops
+from crmbridge.ops import resync as resync_ops
+from crmbridge.ops import status as status_ops
+from crmbridge.ops.common import (
+    OpsError,
+    ProgressFn,
+    duration,
+    no_progress,
+    relative,
+    stamp,
+    to_json,
+)
+from crmbridge.ops.target import Target, resolve_target
+
+app = typer.Typer(
+    name="bridgectl",
+    help=(
+        "Operate a Xero CRM Bridge deployment: its queues, dead letters, Xero connections and sync history.\n\n"
+        "Every command works on one target: **--stack NAME** (a deployed CloudFormation stack, in the "
+        "region of your AWS configuration) or **--local** (the embedded local stack of `make local`, at "
+        "$AWS_ENDPOINT_URL or http://127.0.0.1:5000). Without either: the stack named by $BRIDGE_STACK, else "
+        "--local. Add --json to any command for machine-readable output."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+dlq_app = typer.Typer(
+    help=(
+        "The sync dead-letter queue: messages the worker failed on repeatedly (a bug or an unclassified "
+        "outage). List them with their failure reason, look at one, and move them back to the sync queue "
+        "once the cause is fixed."
+    ),
+    no_args_is_help=True,
+)
+resync_app = typer.Typer(
+    help=(
+        "Run one deal or invoice through the bridge again: after fixing the data behind a permanent failure "
+        "(`bridgectl status` lists them), or to push an invoice's current Xero state to the CRM."
+    ),
+    no_args_is_help=True,
+)
+history_app = typer.Typer(
+    help="What the bridge did with one deal or invoice, oldest first: every attempt, its outcome and error.",
+    no_args_is_help=True,
+)
+mapping_app = typer.Typer(help="The mapping document (deal lines -> Xero accounts and tax types).",
+                          no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(resync_app, name="resync")
+app.add_typer(history_app, name="history")
+app.add_typer(mapping_app, name="mapping")
+
+StackOpt = Annotated[str | None, typer.Option(
+    "--stack", metavar="NAME", help="A deployed stack (CloudFormation name); default: $BRIDGE_STACK.")]
+LocalOpt = Annotated[bool, typer.Option(
+    "--local", help="The local stack (make local) at $AWS_ENDPOINT_URL or http://127.0.0.1:5000.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+CrmOpt = Annotated[str | None, typer.Option(
+    "--crm", help="pipedrive or hubspot; default: the stack's CrmProvider (locally $CRM_PROVIDER, else pipedrive).")]
+TenantOpt = Annotated[str | None, typer.Option(
+    "--tenant", metavar="TENANT_ID", help="The Xero tenant (organisation) id; default: the only connected one.")]
+
+
+@dataclass
+class _Options:
+    stack: str | None = None
+    local: bool = False
+
+
+@app.callback()
+def _root(ctx: typer.Context, stack: StackOpt = None, local: LocalOpt = False) -> None:
+    ctx.obj = _Options(stack=stack, local=local)
+
+
+class Run:
+    """One command's context: its target, its consoles and how it prints."""
+
+    def __init__(self, ctx: typer.Context, stack: str | None, local: bool, as_json: bool) -> None:
+        options = ctx.obj if isinstance(ctx.obj, _Options) else _Options()
+        self.stack = stack or options.stack
+        self.local = local or options.local
+        self.as_json = as_json
+        self.out = Console(highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+        self._target: Target | None = None
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            self._target = resolve_target(stack=self.stack, local=self.local, environ=dict(os.environ))
+        return self._target
+
+    def emit(self, value: Any) -> None:
+        typer.echo(to_json(value))
+
+    @contextmanager
+    def progress(self, *descriptions: str) -> Iterator[list[ProgressFn]]:
+        """One progress bar per phase, on stderr (none with --json or when stderr is not a terminal)."""
+        if self.as_json or not self.err.is_terminal:
+            yield [no_progress for _ in descriptions]
+            return
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=self.err, transient=True) as bar:
+            yield [self._updater(bar, bar.add_task(d, total=None)) for d in descriptions]
+
+    @staticmethod
+    def _updater(bar: Progress, task: Any) -> ProgressFn:
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+        return update
+
+    def fail(self, message: str, code: int = 1) -> typer.Exit:
+        self.err.print(f"[bold red]error:[/bold red] {escape(message)}")
+        return typer.Exit(code)
+
+
+@contextmanager
+def _guarded(run: Run) -> Iterator[None]:
+    """Operator-facing errors become one line on stderr and exit code 1 (no traceback)."""
+    try:
+        yield
+    except OpsError as exc:
+        raise run.fail(exc.message) from exc
+    except EndpointConnectionError as exc:
+        local = run._target is not None and run._target.kind == "local"
+        hint = " Is the local stack running (make local)?" if local else ""
+        raise run.fail(f"cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}.{hint}") from exc
+    except NoCredentialsError as exc:
+        raise run.fail("no AWS credentials: configure a profile, SSO or environment credentials") from exc
+    except NoRegionError as exc:
+        raise run.fail("no AWS region: set AWS_REGION or a profile region") from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise run.fail(f"AWS refused {exc.operation_name}: {error.get('Code', '?')}: {error.get('Message', '')}") from exc
+    except (BotoCoreError, BridgeError) as exc:
+        raise run.fail(str(exc)) from exc
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _table(title: str | None = None, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _text(value: Any) -> str:
+    return escape("-" if value is None or value == "" else str(value))
+
+
+def _target_line(run: Run) -> None:
+    run.out.print(f"[dim]{escape(run.target.describe())}[/dim]")
+
+
+# ============================================================================= status
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    failures: Annotated[int, typer.Option(min=0, help="How many of the newest permanent failures to show.")] = 20,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Is the bridge healthy, and what needs an operator?
+
+    Shows the sync queue and dead-letter queue depths (visible, in flight, delayed), each Xero
+    connection (CONNECTED or DISCONNECTED and why, when its access token expires and when it was last
+    refreshed; tokens are never shown), when webhooks last arrived (or the last sync activity each
+    way), and the newest permanent failures (deals or invoices the bridge gave up on until someone
+    fixes their data: fix it, then `bridgectl resync`). Start here when something looks wrong.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        now = _now()
+        with run.progress("reading tables") as (progress,):
+            report = status_ops.collect_status(run.target, now=now, failures_limit=failures, progress=progress)
+        if as_json:
+            run.emit(report)
+            return
+        _render_status(run, report, now)
+
+
+def _render_status(run: Run, report: status_ops.StatusReport, now: datetime) -> None:
+    _target_line(run)
+    queues = _table("Queues", "Queue", "Visible", "In flight", "Delayed")
+    for q in report.queues:
+        style = "red" if q.queue == "SyncDeadLetterQueue" and q.total else None
+        queues.add_row(q.queue, str(q.visible), str(q.in_flight), str(q.delayed), style=style)
+    run.out.print(queues)
+
+    connections = _table("Xero connections", "Tenant", "Name", "State", "Reason", "Access token", "Last refresh")
+    for c in report.connections:
+        state = "[green]CONNECTED[/green]" if c.status == "CONNECTED" else f"[red]{escape(c.status)}[/red]"
+        if c.access_expires_at is None:
+            token = "-"
+        elif c.access_expires_at > now:
+            token = f"expires {relative(c.access_expires_at, now)}"
+        else:
+            token = f"[yellow]expired {relative(c.access_expires_at, now)}[/yellow]"
+        connections.add_row(_text(c.tenant_id), _text(c.tenant_name), state, _text(c.reason), token,
+                            f"{stamp(c.refreshed_at)} ({relative(c.refreshed_at, now)})")
+    if not report.connections:
+        connections.add_row("-", "no organisation connected", "-", "-", "-", "-")
+    run.out.print(connections)
+
+    if report.webhooks_recorded:
+        hooks = _table("Last webhook received", "Source", "Received", "Detail")
+        for w in report.webhooks:
+            hooks.add_row(w.source, f"{stamp(w.received_at)} ({relative(w.received_at, now)})", _text(w.detail))
+        run.out.print(hooks)
+    activity = _table("Last sync activity (sync history)", "Direction", "Last entry", "Entries kept")
+    for a in report.activity:
+        activity.add_row(a.direction, f"{stamp(a.last_at)} ({relative(a.last_at, now)})" if a.last_at else "never",
+                         str(a.entries))
+    run.out.print(activity)
+
+    failed = _table(f"Permanent failures ({report.failures_total})", "When", "Concerns", "Reason", "Message")
+    for f in report.failures:
+        failed.add_row(stamp(f.updated_at), _text(f.label), f"[red]{escape(f.reason)}[/red]", _text(f.message))
+    if not report.failures:
+        failed.add_row("-", "none", "-", "-")
+    run.out.print(failed)
+    for note in report.notes:
+        run.out.print(f"[yellow]•[/yellow] {escape(note)}")
+
+
+# ============================================================================= dlq
+
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="The SQS message id (see `bridgectl dlq list`).")]
+HoldOpt = Annotated[int, typer.Option(
+    min=0, max=43200, metavar="SECONDS",
+    help="Hide each message this long while reading, so every receive returns new ones; released at once "
+         "after. 0 hides nothing, but may list only the first ~10 messages.")]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="List at most this many messages.")] = 100,
+    hold: HoldOpt = dlq_ops.LIST_HOLD_SECONDS,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """List the dead-letter queue without consuming it.
+
+    For each message: its id, age (since first enqueued), receive count, the deal or invoice it
+    concerns, and the failure reason the bridge recorded for that deal or invoice (else "unknown: see
+    logs": look the message up in the sync worker's logs). Nothing is deleted; each listing adds one to
+    every message's receive count, which has no other effect on the DLQ. Use it when `status` shows
+    dead letters, then `dlq show ID` for one and `dlq redrive` once the cause is fixed.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        now = _now()
+        with run.progress("reading the DLQ", "looking up reasons") as (progress, reasons):
+            listing = dlq_ops.list_messages(run.target, now=now, limit=limit, hold=hold, progress=progress,
+                                            reason_progress=reasons)
+        if as_json:
+            run.emit(listing)
+            return
+        _target_line(run)
+        table = _table(f"Dead-letter queue ({len(listing.messages)} of ~{listing.approximate_total})",
+                       "ID", "Age", "Receives", "Concerns", "Reason")
+        for m in listing.messages:
+            reason = m.reason.reason if m.reason else "-"
+            if m.reason and m.reason.detail:
+                reason = f"{reason}: {m.reason.detail}"
+            table.add_row(m.message_id, duration(m.age_seconds) if m.age_seconds is not None else "-",
+                          str(m.receive_count), _text(m.label), _text(reason))
+        run.out.print(table)
+        if not listing.complete:
+            run.out.print("[yellow]•[/yellow] not every message was read: raise --limit (or --hold).")
+        run.out.print("[dim]Reading added 1 to each listed message's receive count.[/dim]")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    ctx: typer.Context, message_id: IdArg, hold: HoldOpt = dlq_ops.LIST_HOLD_SECONDS,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Show one dead-letter message: its command, delivery counts, failure reason and the recent sync
+    history of the deal or invoice it concerns. Nothing is consumed."""
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        now = _now()
+        with run.progress("reading the DLQ") as (progress,):
+            detail = dlq_ops.show_message(run.target, message_id, now=now, hold=hold, progress=progress)
+        if as_json:
+            run.emit(detail)
+            return
+        _target_line(run)
+        m = detail.message
+        facts = Table.grid(padding=(0, 2))
+        facts.add_column(style="bold")
+        facts.add_column(overflow="fold")
+        reason = m.reason or history_ops.FailureReason(history_ops.UNKNOWN_REASON)
+        for key, value in (
+            ("Message", m.message_id), ("Concerns", m.label), ("Subject", m.subject),
+            ("Sent", f"{stamp(m.sent_at)} ({relative(m.sent_at, now)})"),
+            ("First received", stamp(m.first_received_at)), ("Receive count", m.receive_count),
+            ("Worker attempts", m.attempt), ("Not before", stamp(m.not_before) if m.not_before else None),
+            ("Reason", reason.reason), ("Detail", reason.detail),
+            ("Reason from", f"{reason.source} at {stamp(reason.at)}" if reason.source else None),
+        ):
+            facts.add_row(key, _text(value))
+        run.out.print(facts)
+        run.out.print("[bold]Body[/bold]")
+        if m.command is not None:
+            run.out.print_json(detail.body)
+        else:
+            run.out.print(escape(detail.body))
+        if detail.history:
+            _render_entries(run, detail.history, "Recent sync history of this subject")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    message_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="One message to move.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Move every message.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; print what would move.")] = False,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Move dead letters back to the sync queue, one (ID) or all (--all).
+
+    Use it once the cause is fixed (a deployed bug fix, an outage over): each body is sent to the sync
+    queue, then deleted from the DLQ, and the worker runs it again (idempotently: a deal that already
+    has its invoice gets no second one). A body that is not a bridge message stays in the DLQ. Try
+    --dry-run first to see what would move.
+    """
+    run = Run(ctx, stack, local, as_json)
+    if bool(message_id) == everything:
+        raise run.fail("give one message ID or --all", code=2)
+    with _guarded(run):
+        with run.progress("redriving" if not dry_run else "reading the DLQ") as (progress,):
+            result = dlq_ops.redrive(run.target, message_id=message_id, everything=everything, dry_run=dry_run,
+                                     now=_now(), progress=progress)
+        if as_json:
+            run.emit(result)
+        else:
+            _target_line(run)
+            title = "Would move to the sync queue (dry run: nothing changed)" if dry_run else "Moved to the sync queue"
+            moved = _table(f"{title}: {len(result.moved)}", "ID", "Concerns")
+            for m in result.moved:
+                moved.add_row(m.message_id, _text(m.label))
+            run.out.print(moved)
+            if result.kept:
+                kept = _table(f"Left in the DLQ: {len(result.kept)}", "ID", "Why")
+                for k in result.kept:
+                    kept.add_row(k.message.message_id, _text(k.why))
+                run.out.print(kept)
+        if result.not_found:
+            raise run.fail(f"not in the dead-letter queue: {', '.join(result.not_found)}")
+
+
+# ============================================================================= resync
+
+
+@resync_app.command("deal")
+def resync_deal(
+    ctx: typer.Context,
+    deal_id: Annotated[str, typer.Argument(metavar="DEAL_ID", help="The CRM deal id.")],
+    crm: CrmOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Run a won deal through the bridge again (DealWon with resync on the sync queue).
+
+    Use it after fixing what made the deal fail permanently (`status` lists those: e.g. give it an
+    organisation, map its tax rate), or to retry a deal you know was missed. The won time comes from
+    the failed attempt's command when there is one. A deal that already has its Xero invoice gets no
+    second one.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        enqueued = resync_ops.resync_deal(run.target, deal_id, crm=crm or run.target.crm_provider)
+        _render_enqueued(run, enqueued)
+
+
+@resync_app.command("invoice")
+def resync_invoice(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument(metavar="INVOICE_ID", help="The Xero InvoiceID.")],
+    tenant: TenantOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Push an invoice's current Xero state to the CRM again (an invoice UPDATE event, dated now).
+
+    Use it when the CRM shows a stale invoice status, payment or balance (a missed or failed Xero
+    webhook), or after fixing what made the invoice's sync fail.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        tenant_id = tenant or history_ops.default_tenant(run.target)
+        enqueued = resync_ops.resync_invoice(run.target, invoice_id, tenant_id=tenant_id, now=_now())
+        _render_enqueued(run, enqueued)
+
+
+def _render_enqueued(run: Run, enqueued: resync_ops.Enqueued) -> None:
+    if run.as_json:
+        run.emit(enqueued)
+        return
+    _target_line(run)
+    run.out.print(f"Enqueued [bold]{escape(enqueued.label)}[/bold] on the sync queue (message {enqueued.message_id}).")
+    previous = enqueued.previous
+    if previous is not None:
+        detail = f": {previous.reason} ({previous.message})" if previous.status == "FAILED" else ""
+        run.out.print(f"Last recorded outcome: {escape(previous.status)}{escape(detail)} at {stamp(previous.updated_at)}")
+    if enqueued.note:
+        run.out.print(f"[yellow]•[/yellow] {escape(enqueued.note)}")
+    run.out.print("[dim]Follow it with `bridgectl history`.[/dim]")
+
+
+# ============================================================================= history
+
+
+LimitOpt = Annotated[int, typer.Option(min=1, max=1000, help="Show the newest this many entries.")]
+
+
+@history_app.command("deal")
+def history_deal(
+    ctx: typer.Context,
+    deal_id: Annotated[str, typer.Argument(metavar="DEAL_ID", help="The CRM deal id.")],
+    crm: CrmOpt = None, limit: LimitOpt = 50,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """The sync history of a deal: each attempt (time, direction, outcome, reason or error, summary),
+    its last recorded outcome, and the Xero invoice it became. Use it to see why a deal has no
+    invoice, or what a resync did."""
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        result = history_ops.deal_history(run.target, deal_id, crm=crm or run.target.crm_provider, limit=limit)
+        _render_history(run, result)
+
+
+@history_app.command("invoice")
+def history_invoice(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument(metavar="INVOICE_ID", help="The Xero InvoiceID.")],
+    tenant: TenantOpt = None, limit: LimitOpt = 50,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """The sync history of a Xero invoice: each change written to the CRM (status, payments, balances),
+    its last recorded outcome and the deal it belongs to. Use it when the CRM disagrees with Xero."""
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        tenant_id = tenant or history_ops.default_tenant(run.target)
+        result = history_ops.invoice_history(run.target, invoice_id, tenant_id=tenant_id, limit=limit)
+        _render_history(run, result)
+
+
+def _render_history(run: Run, result: history_ops.SubjectHistory) -> None:
+    if run.as_json:
+        run.emit(result)
+        return
+    _target_line(run)
+    run.out.print(f"[bold]{escape(result.label)}[/bold]  [dim]{escape(result.subject)}[/dim]")
+    record = result.record
+    if record is None:
+        run.out.print("Last outcome: none recorded")
+    elif record.status == "FAILED":
+        run.out.print(f"Last outcome: [red]FAILED[/red] {escape(record.reason or '')} at {stamp(record.updated_at)}: "
+                      f"{escape(record.message or '')}")
+    else:
+        run.out.print(f"Last outcome: [green]{escape(record.status)}[/green] at {stamp(record.updated_at)}")
+    if result.links:
+        run.out.print("Links: " + ", ".join(f"{escape(k)}={escape(str(v))}" for k, v in result.links.items()))
+    if not result.entries:
+        run.out.print("No sync history (none yet, or older than the retention period).")
+        return
+    _render_entries(run, result.entries, f"Sync history (oldest first, newest {result.limit} at most)")
+
+
+def _render_entries(run: Run, entries: list[history_ops.Entry], title: str) -> None:
+    table = _table(title, "Time", "Direction", "Outcome", "Reason / error", "Summary")
+    colours = {"done": "green", "failed": "red", "parked": "yellow"}
+    for e in entries:
+        colour = colours.get(e.outcome, "white")
+        why = " ".join(x for x in (e.reason and f"{e.reason}:", e.error) if x) or "-"
+        summary = ", ".join(f"{k}={v}" for k, v in e.summary.items()) or "-"
+        table.add_row(stamp(e.at), e.direction, f"[{colour}]{escape(e.outcome)}[/{colour}]", _text(why), _text(summary))
+    run.out.print(table)
+
+
+# ============================================================================= connect
+
+
+@app.command()
+def connect(
+    ctx: typer.Context,
+    authorize_url: Annotated[str | None, typer.Option(
+        "--authorize-url", help="Xero's authorize endpoint; default: $XERO_AUTHORIZE_URL, the stack's "
+        "XeroAuthorizeUrl parameter, locally the Xero emulator, else Xero's.")] = None,
+    redirect_uri: Annotated[str | None, typer.Option(
+        "--redirect-uri", help="Default: the stack's XeroCallbackUrl output (locally the gateway's callback).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Also open the URL in a browser.")] = False,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Start connecting a Xero organisation: print the authorization URL to open.
+
+    Use it for the first connection, and again when `status` shows a connection DISCONNECTED (consent
+    revoked, refresh token expired). Open the URL within 10 minutes, pick the organisation and allow
+    access: Xero sends you back to the stack's callback, which stores the organisation's tokens. The
+    client id comes from the Xero credentials secret; no secret is printed.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        link = connect_ops.connect_link(run.target, now=int(time.time()), authorize_endpoint=authorize_url,
+                                        redirect_uri=redirect_uri, environ=dict(os.environ))
+        if as_json:
+            run.emit(link)
+        else:
+            _target_line(run)
+            run.out.print(f"Open this URL before {stamp(link.state_expires_at)} UTC and allow access:")
+            typer.echo(link.url)
+            run.out.print(f"[dim]Xero sends you back to {escape(link.redirect_uri)} (the redirect URI registered "
+                          f"in your Xero app).[/dim]")
+        if open_browser:
+            webbrowser.open(link.url)
+
+
+# ============================================================================= mapping
+
+
+@mapping_app.command("validate")
+def mapping_validate(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The mapping document (JSON).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a mapping document before deploying it (MAPPING_FILE).
+
+    Each problem says where it is, what is wrong and how to fix it; rules that can never apply are
+    warned about. Exits 1 when the document is invalid, so CI can run it. Needs no target.
+    """
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    check = mapping_ops.validate_file(file)
+    if as_json:
+        typer.echo(to_json(check))
+    else:
+        if check.problems:
+            table = _table(f"{check.path}: invalid ({len(check.problems)} problems)", "Where", "Problem", "How to fix")
+            for p in check.problems:
+                table.add_row(_text(p.where), _text(p.message), _text(p.hint))
+            out.print(table)
+        else:
+            s = check.summary
+            out.print(f"[green]{escape(check.path)}: valid[/green] ({s['product_rules']} product rules, "
+                      f"{s['country_rules']} country rules, currencies {', '.join(s['currencies'])}, default account "
+                      f"{s['default_account_code'] or 'unset'})")
+        if check.warnings:
+            table = _table("Warnings", "Where", "Warning", "Suggestion")
+            for w in check.warnings:
+                table.add_row(_text(w.where), _text(w.message), _text(w.hint))
+            out.print(table)
+    if not check.valid:
+        if not as_json:
+            err.print("[red]the mapping is invalid: the worker would refuse to start with it[/red]")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""`bridgectl status`: is the bridge healthy, and what needs an operator?
+
+Queue and dead-letter queue depths, each Xero connection (never its tokens), when webhooks last
+arrived, the last sync activity each way, and the most recent permanent failures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+
+from crmbridge.ops.common import (
+    ProgressFn,
+    describe_subject,
+    from_epoch,
+    no_progress,
+    parse_time,
+)
+from crmbridge.ops.target import Target
+
+QUEUES = ("SyncQueue", "SyncDeadLetterQueue")
+WEBHOOK_SOURCES = ("pipedrive", "hubspot", "xero")
+# Where a webhook function records the last request it accepted from a source (see webhook_seen_key).
+WEBHOOK_SORT_KEY = "last_received"
+DIRECTIONS = ("crm_to_xero", "xero_to_crm")
+
+
+def webhook_seen_key(source: str) -> dict[str, str]:
+    """The links-table item a webhook function updates on each accepted request from `source`:
+    {"pk": "webhook#<source>", "sk": "last_received", "received_at": ISO time, ...}."""
+    return {"pk": f"webhook#{source}", "sk": WEBHOOK_SORT_KEY}
+
+
+@dataclass
+class QueueDepth:
+    queue: str
+    url: str
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+@dataclass
+class ConnectionView:
+    """A Xero connection as ops may see it: its state and token times, never a token."""
+
+    tenant_id: str
+    tenant_name: str | None
+    status: str
+    reason: str | None
+    access_expires_at: datetime | None
+    refreshed_at: datetime | None
+    access_token_valid: bool
+    version: int
+
+
+@dataclass
+class WebhookSeen:
+    source: str
+    received_at: datetime | None
+    detail: str | None = None
+
+
+@dataclass
+class Activity:
+    direction: str
+    last_at: datetime | None
+    entries: int
+
+
+@dataclass
+class Failure:
+    subject: str
+    label: str
+    reason: str
+    message: str
+    updated_at: datetime | None
+    command: str | None = None
+
+
+@dataclass
+class StatusReport:
+    target: str
+    at: datetime
+    queues: list[QueueDepth]
+    connections: list[ConnectionView]
+    webhooks: list[WebhookSeen]
+    webhooks_recorded: bool
+    activity: list[Activity]
+    failures: list[Failure]
+    failures_total: int
+    notes: list[str] = field(default_factory=list)
+
+
+def queue_depth(sqs: Any, logical_id: str, url: str) -> QueueDepth:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
+    ])["Attributes"]
+    return QueueDepth(queue=logical_id, url=url,
+                      visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
+                      in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                      delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)))
+
+
+def scan_all(table: Any, *, progress: ProgressFn = no_progress, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a scan, page by page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**kwargs)
+        items.extend(page.get("Items", []))
+        progress(len(items), None)
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def connections(target: Target, *, now: datetime) -> list[ConnectionView]:
+    """Each Xero connection, read without its token attributes (they are never fetched)."""
+    names = {"#t": "tenant_id", "#n": "tenant_name", "#s": "status", "#r": "status_reason",
+             "#e": "access_expires_at", "#f": "refreshed_at", "#v": "version"}
+    items = scan_all(target.table("TokensTable"), ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+    out = []
+    for item in items:
+        expires = from_epoch(item.get("access_expires_at"))
+        status = str(item.get("status") or "CONNECTED")
+        out.append(ConnectionView(
+            tenant_id=str(item["tenant_id"]), tenant_name=item.get("tenant_name"), status=status,
+            reason=item.get("status_reason"), access_expires_at=expires,
+            refreshed_at=from_epoch(item.get("refreshed_at")),
+            access_token_valid=status == "CONNECTED" and expires is not None and expires > now,
+            version=int(item.get("version") or 0),
+        ))
+    return sorted(out, key=lambda c: (c.status != "CONNECTED", c.tenant_name or "", c.tenant_id))
+
+
+def webhooks_seen(target: Target) -> list[WebhookSeen]:
+    """The last accepted webhook per source, where the webhook functions record it."""
+    table = target.table("LinksTable")
+    out = []
+    for source in WEBHOOK_SOURCES:
+        item = table.get_item(Key=webhook_seen_key(source)).get("Item")
+        if item:
+            detail = item.get("event") or item.get("detail")
+            out.append(WebhookSeen(source=source, received_at=parse_time(item.get("received_at")),
+                                   detail=str(detail) if detail else None))
+    return out
+
+
+def last_activity(target: Target, *, progress: ProgressFn = no_progress) -> list[Activity]:
+    """The newest sync-history entry each way (a scan of the history table, times only)."""
+    items = scan_all(target.table("SyncHistoryTable"), progress=progress, ProjectionExpression="#d, #a",
+                     ExpressionAttributeNames={"#d": "direction", "#a": "at"})
+    newest: dict[str, datetime | None] = dict.fromkeys(DIRECTIONS)
+    counts = dict.fromkeys(DIRECTIONS, 0)
+    for item in items:
+        direction = str(item.get("direction", "?"))
+        at = parse_time(item.get("at"))
+        counts[direction] = counts.get(direction, 0) + 1
+        current = newest.get(direction)
+        if at is not None and (current is None or at > current):
+            newest[direction] = at
+    return [Activity(direction=d, last_at=newest.get(d), entries=counts.get(d, 0)) for d in newest]
+
+
+def permanent_failures(target: Target, *, limit: int = 20,
+                       progress: ProgressFn = no_progress) -> tuple[list[Failure], int]:
+    """Sync records that ended in a permanent failure, newest first (and how many there are)."""
+    items = scan_all(target.table("LinksTable"), progress=progress,
+                     FilterExpression=Attr("sk").eq("sync") & Attr("status").eq("FAILED"))
+    failures = [Failure(subject=str(i["pk"]), label=describe_subject(str(i["pk"])), reason=str(i.get("reason", "?")),
+                        message=str(i.get("message", "")), updated_at=parse_time(i.get("updated_at")),
+                        command=i.get("command"))
+                for i in items]
+    failures.sort(key=lambda f: f.updated_at.timestamp() if f.updated_at else 0.0, reverse=True)
+    return failures[:limit], len(failures)
+
+
+def collect_status(target: Target, *, now: datetime, failures_limit: int = 20,
+                   progress: ProgressFn = no_progress) -> StatusReport:
+    sqs = target.client("sqs")
+    queues = [queue_depth(sqs, q, target.queue_url(q)) for q in QUEUES]
+    seen = webhooks_seen(target)
+    notes = []
+    if not seen:
+        notes.append("No webhook receipt is recorded yet (the webhook functions do not write one); "
+                     "the last sync activity each way is shown instead.")
+    failures, total = permanent_failures(target, limit=failures_limit, progress=progress)
+    report = StatusReport(
+        target=target.describe(), at=now, queues=queues, connections=connections(target, now=now),
+        webhooks=seen, webhooks_recorded=bool(seen), activity=last_activity(target, progress=progress),
+        failures=failures, failures_total=total, notes=notes,
+    )
+    dlq = next(q for q in queues if q.queue == "SyncDeadLetterQueue")
+    if dlq.total:
+        report.notes.append(f"{dlq.total} message(s) in the dead-letter queue: `bridgectl dlq list`.")
+    if not report.connections:
+        report.notes.append("No Xero organisation is connected: `bridgectl connect`.")
+    for connection in report.connections:
+        if connection.status != "CONNECTED":
+            report.notes.append(f"Xero tenant {connection.tenant_name or connection.tenant_id} is disconnected "
+                                f"({connection.reason or 'no reason recorded'}): `bridgectl connect` again.")
+    if total > len(failures):
+        report.notes.append(f"{total} permanent failures in all; showing the newest {len(failures)}.")
+    return report
