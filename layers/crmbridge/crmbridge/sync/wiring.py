@@ -40,6 +40,15 @@ def tenant_resolver(settings: Settings, store: TokenStore):
     return tenant_for
 
 
+def day_limit_metric(metric):
+    """Every Xero answer says how many calls the organisation has left today: alarm before it runs out."""
+    def record(tenant_id: str, response) -> None:
+        remaining = response.headers.get("x-daylimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            metric("XeroDayLimitRemaining", int(remaining))
+    return record
+
+
 def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
     """The commands this stack can carry out, by kind."""
     http = http_client(settings.http_timeout_seconds)
@@ -47,7 +56,7 @@ def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
     pipedrive = load_secret(PipedriveSecret, settings.require("pipedrive_secret_arn"),
                             max_age=settings.secrets_max_age_seconds)
     crm = PipedriveCrm(http, settings.pipedrive_api_url, pipedrive.api_token.get_secret_value())
-    xero = XeroClient(http, settings.xero_api_url, tokens)
+    xero = XeroClient(http, settings.xero_api_url, tokens, on_response=day_limit_metric(metric))
     deal_won = DealWonSync(
         crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
         invoice_status=settings.invoice_status, tenant_for=tenant_resolver(settings, tokens.store), on_metric=metric,

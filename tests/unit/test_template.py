@@ -1,0 +1,101 @@
+"""What the linters do not check: the template's own promises (see shared toolchain notes)."""
+
+import re
+
+import pytest
+
+from local.template import functions, load_template, resources_of_type
+
+T = load_template()
+RESOURCES = T["Resources"]
+
+
+def props(logical_id):
+    return RESOURCES[logical_id]["Properties"]
+
+
+def test_routes_are_the_design_contract():
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"])
+              for spec in functions(T).values() for e in spec.events.values() if e["Type"] == "HttpApi"}
+    assert routes == {("POST", "/webhooks/pipedrive"), ("POST", "/webhooks/hubspot"),
+                      ("POST", "/webhooks/xero"), ("GET", "/oauth/xero/callback")}
+
+
+def test_queue_visibility_is_at_least_six_worker_timeouts_and_redrives_to_a_14_day_dlq():
+    worker = functions(T)["SyncWorkerFunction"]
+    assert props("SyncQueue")["VisibilityTimeout"] >= 6 * worker.timeout
+    assert props("SyncQueue")["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
+    assert props("SyncDeadLetterQueue")["MessageRetentionPeriod"] == 14 * 86400
+    for queue in resources_of_type(T, "AWS::SQS::Queue").values():
+        assert queue["Properties"].get("SqsManagedSseEnabled") or queue["Properties"].get("KmsMasterKeyId")
+
+
+def test_worker_reports_partial_batch_failures_with_bounded_concurrency():
+    [event] = functions(T)["SyncWorkerFunction"].events.values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "WorkerMaxConcurrency"}
+    assert 1 <= event["Properties"]["BatchSize"] <= 10
+
+
+def test_tables_are_on_demand_with_recovery_and_encryption_and_tokens_use_the_stack_key():
+    for table in resources_of_type(T, "AWS::DynamoDB::Table").values():
+        p = table["Properties"]
+        assert p["BillingMode"] == "PAY_PER_REQUEST"
+        assert p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert p["SSESpecification"]["SSEEnabled"] is True
+    assert props("TokensTable")["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "BridgeKey"}
+    assert props("IdempotencyTable")["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def _statements():
+    for logical_id, spec in resources_of_type(T, "AWS::Serverless::Function").items():
+        for policy in spec["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                yield logical_id, statement
+
+
+def test_function_policies_name_their_actions_and_resources():
+    for logical_id, statement in _statements():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in a for a in actions), logical_id
+        assert statement["Resource"] != "*", logical_id
+
+
+def test_secrets_reach_functions_by_arn_never_by_value():
+    for spec in functions(T).values():
+        for name, value in spec.environment.items():
+            if re.search(r"SECRET|PASSWORD|TOKEN|KEY", name) and not name.endswith("_TABLE"):
+                assert name.endswith("_ARN") and value.get("Ref", "").endswith("Secret"), name
+
+
+def test_every_function_logs_to_a_group_with_retention():
+    for logical_id, resource in resources_of_type(T, "AWS::Serverless::Function").items():
+        group = resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
+
+
+@pytest.mark.parametrize("logical_id", ["TokenRefresherFunction", "SweeperFunction"])
+def test_schedules_retry_and_have_a_dead_letter_queue(logical_id):
+    [event] = functions(T)[logical_id].events.values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert event["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
+
+
+def test_every_alarm_notifies_the_encrypted_topic_cloudwatch_may_publish_to():
+    alarms = resources_of_type(T, "AWS::CloudWatch::Alarm")
+    assert {"DeadLetterQueueNotEmptyAlarm", "WorkerErrorsAlarm", "WebhookRejectionsAlarm",
+            "TokenRefreshFailureAlarm", "XeroDailyLimitAlarm"} <= alarms.keys()
+    for alarm in alarms.values():
+        assert {"Ref": "AlarmTopic"} in alarm["Properties"]["AlarmActions"]
+    assert props("AlarmTopic")["KmsMasterKeyId"] == {"Ref": "BridgeKey"}
+    key_policy = props("BridgeKey")["KeyPolicy"]["Statement"]
+    assert any(s["Principal"].get("Service") == "cloudwatch.amazonaws.com" for s in key_policy)
+
+
+def test_runtime_is_python_313_with_powertools_environment():
+    globals_fn = T["Globals"]["Function"]
+    assert globals_fn["Runtime"] == "python3.13"
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} <= globals_fn["Environment"]["Variables"].keys()
+    assert RESOURCES["BridgeLayer"]["Metadata"]["BuildMethod"] == "python3.13"
