@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 from botocore.exceptions import (
@@ -54,6 +54,9 @@ from crmbridge.ops.common import (
     to_json,
 )
 from crmbridge.ops.target import Target, resolve_target
+
+# Usage errors (click's ClickException, vendored by typer under a private module).
+_USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 app = typer.Typer(
     name="bridgectl",
@@ -111,23 +114,36 @@ TenantOpt = Annotated[str | None, typer.Option(
 class _Options:
     stack: str | None = None
     local: bool = False
+    stdout: IO[str] | None = None  # None: sys.stdout (run_cli passes its own streams)
+    stderr: IO[str] | None = None
 
 
 @app.callback()
 def _root(ctx: typer.Context, stack: StackOpt = None, local: LocalOpt = False) -> None:
-    ctx.obj = _Options(stack=stack, local=local)
+    options = ctx.obj if isinstance(ctx.obj, _Options) else _Options()
+    options.stack, options.local = stack, local
+    ctx.obj = options
+
+
+def _options(ctx: typer.Context) -> _Options:
+    return ctx.obj if isinstance(ctx.obj, _Options) else _Options()
+
+
+def _consoles(ctx: typer.Context) -> tuple[Console, Console]:
+    options = _options(ctx)
+    return (Console(file=options.stdout, highlight=False),
+            Console(file=options.stderr, stderr=options.stderr is None, highlight=False, soft_wrap=True))
 
 
 class Run:
     """One command's context: its target, its consoles and how it prints."""
 
     def __init__(self, ctx: typer.Context, stack: str | None, local: bool, as_json: bool) -> None:
-        options = ctx.obj if isinstance(ctx.obj, _Options) else _Options()
+        options = _options(ctx)
         self.stack = stack or options.stack
         self.local = local or options.local
         self.as_json = as_json
-        self.out = Console(highlight=False)
-        self.err = Console(stderr=True, highlight=False)
+        self.out, self.err = _consoles(ctx)
         self._target: Target | None = None
 
     @property
@@ -137,7 +153,12 @@ class Run:
         return self._target
 
     def emit(self, value: Any) -> None:
-        typer.echo(to_json(value))
+        self.line(to_json(value))
+
+    def line(self, text: str) -> None:
+        """Plain text on stdout, never wrapped (JSON, URLs)."""
+        self.out.file.write(f"{text}\n")
+        self.out.file.flush()
 
     @contextmanager
     def progress(self, *descriptions: str) -> Iterator[list[ProgressFn]]:
@@ -561,7 +582,7 @@ def connect(
         else:
             _target_line(run)
             run.out.print(f"Open this URL before {stamp(link.state_expires_at)} UTC and allow access:")
-            typer.echo(link.url)
+            run.line(link.url)
             run.out.print(f"[dim]Xero sends you back to {escape(link.redirect_uri)} (the redirect URI registered "
                           f"in your Xero app).[/dim]")
         if open_browser:
@@ -573,6 +594,7 @@ def connect(
 
 @mapping_app.command("validate")
 def mapping_validate(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The mapping document (JSON).")],
     as_json: JsonOpt = False,
 ) -> None:
@@ -581,11 +603,10 @@ def mapping_validate(
     Each problem says where it is, what is wrong and how to fix it; rules that can never apply are
     warned about. Exits 1 when the document is invalid, so CI can run it. Needs no target.
     """
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    out, err = _consoles(ctx)
     check = mapping_ops.validate_file(file)
     if as_json:
-        typer.echo(to_json(check))
+        out.file.write(f"{to_json(check)}\n")
     else:
         if check.problems:
             table = _table(f"{check.path}: invalid ({len(check.problems)} problems)", "Where", "Problem", "How to fix")
@@ -606,6 +627,23 @@ def mapping_validate(
         if not as_json:
             err.print("[red]the mapping is invalid: the worker would refuse to start with it[/red]")
         raise typer.Exit(1)
+
+
+def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:
+    """Run bridgectl in this process, writing to these streams instead of sys.stdout/sys.stderr (so it
+    can run next to threads that log to sys.stdout, as the local stack's functions do); the exit code."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="bridgectl", standalone_mode=False,
+                            obj=_Options(stdout=stdout, stderr=stderr))
+    except typer.Exit as exc:
+        return exc.exit_code
+    except _USAGE_ERROR as exc:
+        stderr.write(f"error: {exc.format_message()}\n")  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        return 1
+    return code if isinstance(code, int) else 0
 
 
 def main() -> None:
