@@ -27,6 +27,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             response = WebhookResponse(404, "rejected_crm_not_enabled", message=f"{source} is not this stack's CRM")
         else:
             response = service.receive_pipedrive(request, wiring.pipedrive_secret(), wiring.sync_queue())
+    if not response.outcome.startswith("rejected"):
+        wiring.heartbeat(source)
     wiring.record_outcome(metrics, source, response)
     logger.info("webhook handled", extra={"source": source, "status": response.status, "outcome": response.outcome, "enqueued": response.enqueued})
     return to_api_response(response)

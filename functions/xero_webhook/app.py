@@ -22,6 +22,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         response = WebhookResponse(400, "rejected_encoding", message=str(exc))
     else:
         response = service.receive_xero(request, wiring.xero_webhook_key(), wiring.sync_queue())
+    if not response.outcome.startswith("rejected"):
+        wiring.heartbeat("xero")
     wiring.record_outcome(metrics, "xero", response)
     logger.info("webhook handled", extra={"source": "xero", "status": response.status, "outcome": response.outcome, "enqueued": response.enqueued})
     return to_api_response(response)

@@ -69,3 +69,28 @@ def test_signed_xero_invoice_event_is_enqueued(invoke_function, event, queue_mes
     [message] = queue_messages()
     command = QueueMessage.model_validate_json(message["Body"]).command
     assert (command.category, command.event_type) == ("INVOICE", "UPDATE")
+
+
+def _last_received(aws_stack, source):
+    import boto3
+
+    table = boto3.resource("dynamodb").Table(aws_stack.table_names["LinksTable"])
+    return table.get_item(Key={"pk": f"webhook#{source}", "sk": "last_received"}).get("Item")
+
+
+def test_an_authentic_webhook_records_when_its_source_was_last_heard(invoke_function, event, aws_stack):
+    from crmbridge.webhooks import wiring
+
+    wiring._last_heartbeat.clear()
+    invoke_function("XeroWebhookFunction", event("xero_webhook_intent_to_receive"))
+
+    assert _last_received(aws_stack, "xero") is not None
+
+
+def test_a_rejected_webhook_does_not_count_as_its_source_being_heard(invoke_function, event, aws_stack):
+    from crmbridge.webhooks import wiring
+
+    wiring._last_heartbeat.clear()
+    invoke_function("CrmWebhookFunction", event("crm_webhook_pipedrive_bad_auth"))
+
+    assert _last_received(aws_stack, "pipedrive") is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from functools import cache
 
 from aws_lambda_powertools import Metrics
@@ -39,6 +41,26 @@ def xero_webhook_key() -> XeroWebhookKey:
     return load_secret(
         XeroWebhookKey, settings.require("xero_webhook_secret_arn"), max_age=settings.secrets_max_age_seconds
     )
+
+
+_HEARTBEAT_EVERY_SECONDS = 60
+_last_heartbeat: dict[str, float] = {}
+
+
+def heartbeat(source: str, *, now: float | None = None) -> None:
+    """Note that `source` is still sending webhooks (for `bridgectl status` and the silence check).
+
+    At most one write a minute per warm container, so the acknowledgement path stays fast.
+    """
+    settings = get_settings()
+    moment = time.time() if now is None else now
+    if not settings.links_table or moment - _last_heartbeat.get(source, 0.0) < _HEARTBEAT_EVERY_SECONDS:
+        return
+    _last_heartbeat[source] = moment
+    aws.resource("dynamodb").Table(settings.links_table).put_item(Item={
+        "pk": f"webhook#{source}", "sk": "last_received",
+        "at": datetime.fromtimestamp(moment, UTC).isoformat(),
+    })
 
 
 def record_outcome(metrics: Metrics, source: str, response: WebhookResponse) -> None:
