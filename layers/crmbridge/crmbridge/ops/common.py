@@ -55,6 +55,18 @@ def to_json(value: Any) -> str:
     return json.dumps(jsonable(value), indent=2, sort_keys=False)
 
 
+def scan_all(table: Any, *, progress: ProgressFn = no_progress, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a scan, page by page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**kwargs)
+        items.extend(page.get("Items", []))
+        progress(len(items), None)
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 # ----------------------------------------------------------------------------- times
 
 

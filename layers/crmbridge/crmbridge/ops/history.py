@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from crmbridge.commands import Command
-from crmbridge.ops.common import OpsError, deal_subject, describe_subject, parse_time, xero_subject
+from crmbridge.ops.common import OpsError, deal_subject, describe_subject, parse_time, scan_all, xero_subject
 from crmbridge.ops.target import Target
 from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.records import SyncRecords, subject_key
@@ -132,8 +132,8 @@ def _history(target: Target, subject: str, *, links: dict[str, Any], limit: int)
 def default_tenant(target: Target) -> str:
     """The only connected Xero organisation (commands about an invoice need its tenant)."""
     names = {"#t": "tenant_id", "#s": "status", "#n": "tenant_name"}
-    items = target.table("TokensTable").scan(ProjectionExpression="#t, #s, #n", ExpressionAttributeNames=names)
-    connected = [i for i in items.get("Items", []) if (i.get("status") or "CONNECTED") == "CONNECTED"]
+    items = scan_all(target.table("TokensTable"), ProjectionExpression="#t, #s, #n", ExpressionAttributeNames=names)
+    connected = [i for i in items if (i.get("status") or "CONNECTED") == "CONNECTED"]
     if len(connected) == 1:
         return str(connected[0]["tenant_id"])
     if not connected:

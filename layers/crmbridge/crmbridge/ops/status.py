@@ -18,6 +18,7 @@ from crmbridge.ops.common import (
     from_epoch,
     no_progress,
     parse_time,
+    scan_all,
 )
 from crmbridge.ops.target import Target
 
@@ -107,18 +108,6 @@ def queue_depth(sqs: Any, logical_id: str, url: str) -> QueueDepth:
                       visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
                       in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
                       delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)))
-
-
-def scan_all(table: Any, *, progress: ProgressFn = no_progress, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item of a scan, page by page."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = table.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        progress(len(items), None)
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def connections(target: Target, *, now: datetime) -> list[ConnectionView]:

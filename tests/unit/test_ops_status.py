@@ -1,0 +1,86 @@
+"""bridgectl status: queue depths, connections without their tokens, activity, permanent failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from crmbridge.commands import DealWon, XeroResourceChanged
+from crmbridge.errors import PermanentError
+from crmbridge.ops import status
+from crmbridge.ops.common import to_json
+from crmbridge.sync.history import SyncHistory
+from crmbridge.sync.records import SyncRecords
+from tests.unit.test_ops_fakes import FakeSqs, fake_target, standard_tables
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def connection(tenant: str, *, status_: str = "CONNECTED", expires_in: int = 1200, reason: str | None = None) -> dict:
+    item = {"tenant_id": tenant, "tenant_name": f"Org {tenant}", "access_token": f"secret-access-{tenant}",
+            "refresh_token": f"secret-refresh-{tenant}", "access_expires_at": int(NOW.timestamp()) + expires_in,
+            "refreshed_at": int(NOW.timestamp()) - 600, "status": status_, "version": 3}
+    if reason:
+        item["status_reason"] = reason
+    return item
+
+
+def test_status_reports_depths_connections_activity_and_newest_failures_first():
+    sqs = FakeSqs("sync", "dlq")
+    sqs.put("sync", "{}")
+    sqs.put("dlq", "{}")
+    sqs.receive_message(QueueUrl="sync", MaxNumberOfMessages=1, VisibilityTimeout=30)
+    tables = standard_tables()
+    tables["TokensTable"].put_item(Item=connection("t1"))
+    tables["TokensTable"].put_item(Item=connection("t2", status_="DISCONNECTED", expires_in=-60, reason="invalid_grant"))
+    records = SyncRecords(tables["LinksTable"])
+    for n in range(5):
+        records.failed(DealWon(crm="pipedrive", deal_id=str(n)), PermanentError("no_organisation", f"deal {n}"),
+                       at=NOW - timedelta(minutes=10 - n))
+    records.succeeded(DealWon(crm="pipedrive", deal_id="ok"), at=NOW, summary={"invoice_id": "i"})
+    records.failed(XeroResourceChanged(tenant_id="t1", category="INVOICE", resource_id="inv", event_type="UPDATE",
+                                       event_date=NOW), PermanentError("no_deal", "unlinked"), at=NOW)
+    history = SyncHistory(tables["SyncHistoryTable"])
+    history.add(DealWon(crm="pipedrive", deal_id="1"), at=NOW - timedelta(hours=1), outcome="done")
+    history.add(DealWon(crm="pipedrive", deal_id="2"), at=NOW - timedelta(minutes=5), outcome="failed")
+
+    report = status.collect_status(fake_target(sqs, tables), now=NOW, failures_limit=3)
+
+    assert [(q.queue, q.visible, q.in_flight) for q in report.queues] == [
+        ("SyncQueue", 0, 1), ("SyncDeadLetterQueue", 1, 0)]
+    assert [(c.tenant_id, c.status, c.reason, c.access_token_valid) for c in report.connections] == [
+        ("t1", "CONNECTED", None, True), ("t2", "DISCONNECTED", "invalid_grant", False)]
+    assert [(f.label, f.reason) for f in report.failures] == [
+        ("invoice inv (tenant t1)", "no_deal"), ("deal 4 (pipedrive)", "no_organisation"),
+        ("deal 3 (pipedrive)", "no_organisation")]
+    assert report.failures_total == 6
+    activity = {a.direction: a for a in report.activity}
+    assert activity["crm_to_xero"].last_at == NOW - timedelta(minutes=5) and activity["crm_to_xero"].entries == 2
+    assert activity["xero_to_crm"].last_at is None
+    assert not report.webhooks_recorded
+    notes = " ".join(report.notes)
+    assert "No webhook receipt is recorded" in notes and "dead-letter queue" in notes
+    assert "disconnected (invalid_grant)" in notes and "6 permanent failures" in notes
+
+
+def test_tokens_are_never_read_nor_shown():
+    tables = standard_tables()
+    tables["TokensTable"].put_item(Item=connection("t1"))
+
+    report = status.collect_status(fake_target(FakeSqs("sync", "dlq"), tables), now=NOW)
+
+    [scan] = tables["TokensTable"].scans
+    assert "access_token" not in json.dumps(scan) and "refresh_token" not in json.dumps(scan)
+    assert "secret-" not in to_json(report)
+
+
+def test_a_recorded_webhook_receipt_is_shown_per_source():
+    tables = standard_tables()
+    tables["LinksTable"].put_item(Item={**status.webhook_seen_key("pipedrive"), "received_at": NOW.isoformat(),
+                                        "event": "deal.change"})
+
+    report = status.collect_status(fake_target(FakeSqs("sync", "dlq"), tables), now=NOW)
+
+    assert report.webhooks_recorded
+    assert [(w.source, w.received_at, w.detail) for w in report.webhooks] == [("pipedrive", NOW, "deal.change")]
+    assert not any("webhook" in n for n in report.notes)
