@@ -112,7 +112,12 @@ def test_a_permanent_failure_is_shown_then_resynced_into_exactly_one_invoice(bri
         (f for f in as_json(bridge, "status")["failures"] if f["subject"] == subject), None), timeout=30)
     assert status["reason"] == "no_organisation"
     assert "organisation" in status["message"]
+    report = as_json(bridge, "status")
+    # The webhook functions note a source at most once a minute per process: present, maybe not yet set.
+    assert [w["source"] for w in report["webhooks"]][:1] == ["pipedrive"]
+    assert "xero" in [w["source"] for w in report["webhooks"]]
     table = bridgectl(bridge, "status").stdout
+    assert "Last webhook received" in table
     assert "no_organisation" in table and f"deal {deal_id} (pipedrive)" in table
     assert "CONNECTED" in table and "SyncDeadLetterQueue" in table
 

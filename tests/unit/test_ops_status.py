@@ -58,8 +58,9 @@ def test_status_reports_depths_connections_activity_and_newest_failures_first():
     assert activity["crm_to_xero"].last_at == NOW - timedelta(minutes=5) and activity["crm_to_xero"].entries == 2
     assert activity["xero_to_crm"].last_at is None
     assert not report.webhooks_recorded
+    assert [(w.source, w.received_at) for w in report.webhooks] == [("pipedrive", None), ("xero", None)]
     notes = " ".join(report.notes)
-    assert "No webhook receipt is recorded" in notes and "dead-letter queue" in notes
+    assert "No webhook has been recorded" in notes and "dead-letter queue" in notes
     assert "disconnected (invalid_grant)" in notes and "6 permanent failures" in notes
 
 
@@ -74,13 +75,16 @@ def test_tokens_are_never_read_nor_shown():
     assert "secret-" not in to_json(report)
 
 
-def test_a_recorded_webhook_receipt_is_shown_per_source():
+def test_when_each_source_was_last_heard_as_the_webhook_functions_note_it():
     tables = standard_tables()
-    tables["LinksTable"].put_item(Item={**status.webhook_seen_key("pipedrive"), "received_at": NOW.isoformat(),
-                                        "event": "deal.change"})
+    tables["LinksTable"].put_item(Item={"pk": "webhook#xero", "sk": "last_received", "at": NOW.isoformat()})
+    tables["LinksTable"].put_item(Item={"pk": "webhook#hubspot", "sk": "last_received",
+                                        "at": (NOW - timedelta(days=2)).isoformat()})
 
     report = status.collect_status(fake_target(FakeSqs("sync", "dlq"), tables), now=NOW)
 
+    # The deployment's CRM (pipedrive here) and Xero always; hubspot because it was heard from.
+    assert [(w.source, w.received_at) for w in report.webhooks] == [
+        ("pipedrive", None), ("hubspot", NOW - timedelta(days=2)), ("xero", NOW)]
     assert report.webhooks_recorded
-    assert [(w.source, w.received_at, w.detail) for w in report.webhooks] == [("pipedrive", NOW, "deal.change")]
     assert not any("webhook" in n for n in report.notes)

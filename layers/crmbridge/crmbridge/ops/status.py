@@ -30,8 +30,8 @@ DIRECTIONS = ("crm_to_xero", "xero_to_crm")
 
 
 def webhook_seen_key(source: str) -> dict[str, str]:
-    """The links-table item a webhook function updates on each accepted request from `source`:
-    {"pk": "webhook#<source>", "sk": "last_received", "received_at": ISO time, ...}."""
+    """The links-table item a webhook function writes when it accepts a request from `source` (at
+    most once a minute per warm container): {"pk": "webhook#<source>", "sk": "last_received", "at": ISO}."""
     return {"pk": f"webhook#{source}", "sk": WEBHOOK_SORT_KEY}
 
 
@@ -65,8 +65,7 @@ class ConnectionView:
 @dataclass
 class WebhookSeen:
     source: str
-    received_at: datetime | None
-    detail: str | None = None
+    received_at: datetime | None  # None: never recorded
 
 
 @dataclass
@@ -130,15 +129,15 @@ def connections(target: Target, *, now: datetime) -> list[ConnectionView]:
 
 
 def webhooks_seen(target: Target) -> list[WebhookSeen]:
-    """The last accepted webhook per source, where the webhook functions record it."""
+    """When each source was last heard: the deployment's CRM and Xero always, other sources if recorded."""
     table = target.table("LinksTable")
     out = []
     for source in WEBHOOK_SOURCES:
         item = table.get_item(Key=webhook_seen_key(source)).get("Item")
-        if item:
-            detail = item.get("event") or item.get("detail")
-            out.append(WebhookSeen(source=source, received_at=parse_time(item.get("received_at")),
-                                   detail=str(detail) if detail else None))
+        if item is None and source not in (target.crm_provider, "xero"):
+            continue
+        item = item or {}
+        out.append(WebhookSeen(source=source, received_at=parse_time(item.get("at") or item.get("received_at"))))
     return out
 
 
@@ -176,14 +175,15 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20,
     sqs = target.client("sqs")
     queues = [queue_depth(sqs, q, target.queue_url(q)) for q in QUEUES]
     seen = webhooks_seen(target)
+    recorded = any(w.received_at for w in seen)
     notes = []
-    if not seen:
-        notes.append("No webhook receipt is recorded yet (the webhook functions do not write one); "
-                     "the last sync activity each way is shown instead.")
+    if not recorded:
+        notes.append("No webhook has been recorded as received yet (each webhook function notes its source at "
+                     "most once a minute): see the last sync activity each way.")
     failures, total = permanent_failures(target, limit=failures_limit, progress=progress)
     report = StatusReport(
         target=target.describe(), at=now, queues=queues, connections=connections(target, now=now),
-        webhooks=seen, webhooks_recorded=bool(seen), activity=last_activity(target, progress=progress),
+        webhooks=seen, webhooks_recorded=recorded, activity=last_activity(target, progress=progress),
         failures=failures, failures_total=total, notes=notes,
     )
     dlq = next(q for q in queues if q.queue == "SyncDeadLetterQueue")
