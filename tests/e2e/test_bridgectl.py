@@ -116,6 +116,8 @@ def test_a_permanent_failure_is_shown_then_resynced_into_exactly_one_invoice(bri
     # The webhook functions note a source at most once a minute per process: present, maybe not yet set.
     assert [w["source"] for w in report["webhooks"]][:1] == ["pipedrive"]
     assert "xero" in [w["source"] for w in report["webhooks"]]
+    activity = {a["direction"]: a for a in as_json(bridge, "status", "--activity")["activity"]}
+    assert activity["crm_to_xero"]["last_at"] is not None and activity["crm_to_xero"]["entries"] >= 1
     table = bridgectl(bridge, "status").stdout
     assert "Last webhook received" in table
     assert "no_organisation" in table and f"deal {deal_id} (pipedrive)" in table

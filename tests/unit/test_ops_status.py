@@ -33,6 +33,7 @@ def test_status_reports_depths_connections_activity_and_newest_failures_first():
     tables = standard_tables()
     tables["TokensTable"].put_item(Item=connection("t1"))
     tables["TokensTable"].put_item(Item=connection("t2", status_="DISCONNECTED", expires_in=-60, reason="invalid_grant"))
+    tables["TokensTable"].put_item(Item=connection("t3", expires_in=-60))
     records = SyncRecords(tables["LinksTable"])
     for n in range(5):
         records.failed(DealWon(crm="pipedrive", deal_id=str(n)), PermanentError("no_organisation", f"deal {n}"),
@@ -44,12 +45,12 @@ def test_status_reports_depths_connections_activity_and_newest_failures_first():
     history.add(DealWon(crm="pipedrive", deal_id="1"), at=NOW - timedelta(hours=1), outcome="done")
     history.add(DealWon(crm="pipedrive", deal_id="2"), at=NOW - timedelta(minutes=5), outcome="failed")
 
-    report = status.collect_status(fake_target(sqs, tables), now=NOW, failures_limit=3)
+    report = status.collect_status(fake_target(sqs, tables), now=NOW, failures_limit=3, activity=True)
 
     assert [(q.queue, q.visible, q.in_flight) for q in report.queues] == [
         ("SyncQueue", 0, 1), ("SyncDeadLetterQueue", 1, 0)]
     assert [(c.tenant_id, c.status, c.reason, c.access_token_valid) for c in report.connections] == [
-        ("t1", "CONNECTED", None, True), ("t2", "DISCONNECTED", "invalid_grant", False)]
+        ("t1", "CONNECTED", None, True), ("t3", "CONNECTED", None, False), ("t2", "DISCONNECTED", "invalid_grant", False)]
     assert [(f.label, f.reason) for f in report.failures] == [
         ("invoice inv (tenant t1)", "no_deal"), ("deal 4 (pipedrive)", "no_organisation"),
         ("deal 3 (pipedrive)", "no_organisation")]
@@ -61,7 +62,7 @@ def test_status_reports_depths_connections_activity_and_newest_failures_first():
     assert [(w.source, w.received_at) for w in report.webhooks] == [("pipedrive", None), ("xero", None)]
     notes = " ".join(report.notes)
     assert "No webhook has been recorded" in notes and "dead-letter queue" in notes
-    assert "disconnected (invalid_grant)" in notes and "6 permanent failures" in notes
+    assert "disconnected (invalid_grant)" in notes and "Org t3's access token has expired" in notes and "6 permanent failures" in notes
 
 
 def test_tokens_are_never_read_nor_shown():
@@ -88,3 +89,4 @@ def test_when_each_source_was_last_heard_as_the_webhook_functions_note_it():
         ("pipedrive", None), ("hubspot", NOW - timedelta(days=2)), ("xero", NOW)]
     assert report.webhooks_recorded
     assert not any("webhook" in n for n in report.notes)
+    assert report.activity == [] and tables["SyncHistoryTable"].scans == []  # only with activity=True

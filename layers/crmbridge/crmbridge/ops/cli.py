@@ -230,21 +230,24 @@ def _target_line(run: Run) -> None:
 def status(
     ctx: typer.Context,
     failures: Annotated[int, typer.Option(min=0, help="How many of the newest permanent failures to show.")] = 20,
+    activity: Annotated[bool, typer.Option(
+        "--activity", help="Also the last sync each way (scans the whole sync history table).")] = False,
     stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
 ) -> None:
     """Is the bridge healthy, and what needs an operator?
 
     Shows the sync queue and dead-letter queue depths (visible, in flight, delayed), each Xero
     connection (CONNECTED or DISCONNECTED and why, when its access token expires and when it was last
-    refreshed; tokens are never shown), when webhooks last arrived (or the last sync activity each
-    way), and the newest permanent failures (deals or invoices the bridge gave up on until someone
+    refreshed; tokens are never shown), when each webhook source was last heard (with --activity,
+    the last sync each way too), and the newest permanent failures (deals or invoices the bridge gave up on until someone
     fixes their data: fix it, then `bridgectl resync`). Start here when something looks wrong.
     """
     run = Run(ctx, stack, local, as_json)
     with _guarded(run):
         now = _now()
         with run.progress("reading tables") as (progress,):
-            report = status_ops.collect_status(run.target, now=now, failures_limit=failures, progress=progress)
+            report = status_ops.collect_status(run.target, now=now, failures_limit=failures, activity=activity,
+                                               progress=progress)
         if as_json:
             run.emit(report)
             return
@@ -278,11 +281,12 @@ def _render_status(run: Run, report: status_ops.StatusReport, now: datetime) -> 
     for w in report.webhooks:
         hooks.add_row(w.source, f"{stamp(w.received_at)} ({relative(w.received_at, now)})" if w.received_at else "never")
     run.out.print(hooks)
-    activity = _table("Last sync activity (sync history)", "Direction", "Last entry", "Entries kept")
-    for a in report.activity:
-        activity.add_row(a.direction, f"{stamp(a.last_at)} ({relative(a.last_at, now)})" if a.last_at else "never",
-                         str(a.entries))
-    run.out.print(activity)
+    if report.activity:
+        activity = _table("Last sync activity (sync history)", "Direction", "Last entry", "Entries kept")
+        for a in report.activity:
+            when = f"{stamp(a.last_at)} ({relative(a.last_at, now)})" if a.last_at else "never"
+            activity.add_row(a.direction, when, str(a.entries))
+        run.out.print(activity)
 
     failed = _table(f"Permanent failures ({report.failures_total})", "When", "Concerns", "Reason", "Message")
     for f in report.failures:

@@ -1,7 +1,8 @@
 """`bridgectl status`: is the bridge healthy, and what needs an operator?
 
 Queue and dead-letter queue depths, each Xero connection (never its tokens), when webhooks last
-arrived, the last sync activity each way, and the most recent permanent failures.
+arrived, the most recent permanent failures and, on request (a scan of the whole history table), the
+last sync activity each way.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def permanent_failures(target: Target, *, limit: int = 20,
     return failures[:limit], len(failures)
 
 
-def collect_status(target: Target, *, now: datetime, failures_limit: int = 20,
+def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, activity: bool = False,
                    progress: ProgressFn = no_progress) -> StatusReport:
     sqs = target.client("sqs")
     queues = [queue_depth(sqs, q, target.queue_url(q)) for q in QUEUES]
@@ -179,11 +180,11 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20,
     notes = []
     if not recorded:
         notes.append("No webhook has been recorded as received yet (each webhook function notes its source at "
-                     "most once a minute): see the last sync activity each way.")
+                     "most once a minute)" + ("." if activity else ": --activity shows the last sync each way."))
     failures, total = permanent_failures(target, limit=failures_limit, progress=progress)
     report = StatusReport(
         target=target.describe(), at=now, queues=queues, connections=connections(target, now=now),
-        webhooks=seen, webhooks_recorded=recorded, activity=last_activity(target, progress=progress),
+        webhooks=seen, webhooks_recorded=recorded, activity=last_activity(target, progress=progress) if activity else [],
         failures=failures, failures_total=total, notes=notes,
     )
     dlq = next(q for q in queues if q.queue == "SyncDeadLetterQueue")
@@ -192,9 +193,13 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20,
     if not report.connections:
         report.notes.append("No Xero organisation is connected: `bridgectl connect`.")
     for connection in report.connections:
+        name = connection.tenant_name or connection.tenant_id
         if connection.status != "CONNECTED":
-            report.notes.append(f"Xero tenant {connection.tenant_name or connection.tenant_id} is disconnected "
-                                f"({connection.reason or 'no reason recorded'}): `bridgectl connect` again.")
+            report.notes.append(f"Xero tenant {name} is disconnected ({connection.reason or 'no reason recorded'}): "
+                                "`bridgectl connect` again.")
+        elif not connection.access_token_valid:
+            report.notes.append(f"Xero tenant {name}'s access token has expired: is the token refresher running? "
+                                "(its logs; TokenRefreshFailureAlarm). The worker refreshes on demand meanwhile.")
     if total > len(failures):
         report.notes.append(f"{total} permanent failures in all; showing the newest {len(failures)}.")
     return report
