@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import json
 import logging
@@ -123,9 +124,12 @@ class LambdaInstances:
 class LambdaRuntime:
     """Every function's execution environments, shared by the gateway, the pollers and the scheduler."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, one_at_a_time: bool = False) -> None:
         self._functions: dict[str, LambdaInstances] = {}
         self._lock = threading.Lock()
+        # In Lambda every environment is a process of its own; here the functions share one interpreter,
+        # and with it the loggers' appended keys. One invocation at a time keeps each log line's keys its own.
+        self._serial = threading.RLock() if one_at_a_time else contextlib.nullcontext()
 
     def instances(self, spec: FunctionSpec) -> LambdaInstances:
         with self._lock:
@@ -135,7 +139,8 @@ class LambdaRuntime:
             return found
 
     def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
-        return self.instances(spec).invoke(event)
+        with self._serial:
+            return self.instances(spec).invoke(event)
 
 
 # ----------------------------------------------------------------------------- routes

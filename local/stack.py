@@ -133,14 +133,15 @@ class LocalStack:
 
     def __init__(self, *, ports: dict[str, int] | None = None, parameters: dict[str, str] | None = None,
                  template: dict[str, Any] | None = None, visibility_timeout: int | None = None,
-                 schedule_speedup: float | None = None, emulators: bool = True) -> None:
+                 schedule_speedup: float | None = None, emulators: bool = True,
+                 one_invocation_at_a_time: bool = False) -> None:
         self.ports = dict(ports or {})
         self.parameters = parameters
         self.template = template or load_template()
         self.visibility_timeout = visibility_timeout if visibility_timeout is not None else visibility_timeout_override()
         self.schedule_speedup = schedule_speedup
         self.start_emulators = emulators
-        self.runtime = LambdaRuntime()
+        self.runtime = LambdaRuntime(one_at_a_time=one_invocation_at_a_time)
         self.moto: MotoServer | None = None
         self.gateway: Gateway | None = None
         self.emulators: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+
+# Lambda sets a function's environment before its first import; modules that the tests import while
+# collecting must see the same service name, or their loggers start apart from the functions' loggers.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "xero-crm-bridge")
 
 
 @pytest.fixture(autouse=True)

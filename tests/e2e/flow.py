@@ -19,9 +19,9 @@ from local.stack import LocalStack
 
 
 @contextmanager
-def running_flow() -> Iterator[dict[str, Any]]:
+def running_flow(**stack_options: Any) -> Iterator[dict[str, Any]]:
     """The local stack with Xero connected through the real callback, and drivers for both emulators."""
-    with LocalStack.ephemeral(visibility_timeout=2, schedule_speedup=0) as stack:
+    with LocalStack.ephemeral(visibility_timeout=2, schedule_speedup=0, **stack_options) as stack:
         urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"])
         with open(os.devnull, "w") as discard:
             connect_xero(urls, Report(out=discard))
