@@ -55,6 +55,7 @@ class Settings(BaseModel):
     mapping_file: str | None = Field(None, alias="MAPPING_FILE")
     # The Xero organisation won deals are invoiced in; unset = the only connected one.
     xero_tenant_id: str | None = Field(None, alias="XERO_TENANT_ID")
+    park_recheck_seconds: int = Field(900, alias="PARK_RECHECK_SECONDS", ge=1, le=900)
     http_timeout_seconds: float = Field(10.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
 
     def require(self, field: str) -> str:

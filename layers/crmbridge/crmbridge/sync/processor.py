@@ -31,6 +31,11 @@ CommandHandler = Callable[[Command], dict[str, str]]
 # Runs a handler at most once per idempotency key: (key, thunk) -> the handler's result.
 IdempotentRunner = Callable[[str, Callable[[], dict[str, str]]], dict[str, str]]
 
+def utcnow() -> datetime:
+    """The worker's clock (a module function so that tests can move it)."""
+    return datetime.now(UTC)
+
+
 # A concurrent worker holds the same command: look again shortly.
 IN_PROGRESS_DELAY_SECONDS = 5
 
@@ -54,7 +59,9 @@ class Worker:
     handlers: Mapping[str, CommandHandler]
     run_once: IdempotentRunner
     history: SyncHistory | None = None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] = lambda: utcnow()
+    # How long a parked message waits before it is looked at again (SQS allows 15 minutes at most).
+    park_recheck_seconds: int = SQS_MAX_DELAY_SECONDS
     on_metric: Callable[[str, float], None] = lambda name, value: None
 
     def process(self, body: str) -> Outcome:
@@ -77,6 +84,8 @@ class Worker:
             summary = self.run_once(command.idempotency_key, lambda: handler(command))
         except RateLimitedError as exc:
             self.on_metric("RateLimited", 1)
+            if exc.problem == "day":
+                self.on_metric("XeroDailyLimitReached", 1)
             delay = exc.retry_after_seconds or backoff_seconds(message.attempt)
             return self._park(message, self.clock() + timedelta(seconds=delay), exc.message)
         except RetryableError as exc:
@@ -98,7 +107,7 @@ class Worker:
         return Outcome("done")
 
     def _park(self, message: QueueMessage, until: datetime, why: str) -> Outcome:
-        delay = max(0, int((until - self.clock()).total_seconds() + 0.999))
+        delay = min(self.park_recheck_seconds, max(0, int((until - self.clock()).total_seconds() + 0.999)))
         self.queue.park(message, until=until, delay_seconds=delay)
         self._history(message.command, "parked", error=why)
         logger.info("command parked", extra={"why": why, "delay_seconds": delay, "attempt": message.attempt + 1})

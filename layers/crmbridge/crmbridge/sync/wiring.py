@@ -82,4 +82,5 @@ def worker(metrics: Metrics) -> Worker:
         run_once=PowertoolsRunner(store),
         history=SyncHistory(table(settings, "history_table"), retention_days=settings.history_retention_days),
         on_metric=metric,
+        park_recheck_seconds=settings.park_recheck_seconds,
     )
