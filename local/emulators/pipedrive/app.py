@@ -489,7 +489,16 @@ class PipedriveEmulator:
                 "is_you": True,
             })
 
+        self._register_bulk_reads(route, listing)
         self._register_control(app, route)
+
+    def _register_bulk_reads(self, route: Callable, listing: Callable) -> None:
+        """GET /api/v2/deals/products?deal_ids=1,2 (at most 100 deals): the lines of several deals at once."""
+        store = self.store
+
+        @route("/api/v2/deals/products", "deals_products_list", ["GET"])
+        def deals_products_list() -> Response:
+            return listing(store.list_products_of_deals(request.args), store.deal_product_rest)
 
     def _register_control(self, app: Flask, route: Callable) -> None:
         store, limiter = self.store, self.limiter

@@ -588,6 +588,18 @@ class Store:
             raise bad_request("sort_direction must be asc or desc")
         return sorted(items, key=lambda p: (p[key], p["id"]), reverse=direction == "desc")
 
+    def list_products_of_deals(self, args: dict[str, str]) -> list[dict]:
+        """The lines of up to 100 deals (deal_ids), by deal then line; deleted deals have none."""
+        raw = [i.strip() for i in (args.get("deal_ids") or "").split(",") if i.strip()]
+        if not raw:
+            raise bad_request("deal_ids is required")
+        if len(raw) > 100 or not all(i.isdigit() for i in raw):
+            raise bad_request("deal_ids must be at most 100 deal ids")
+        wanted = {int(i) for i in raw}
+        live = {d for d in wanted if d in self.deals and not self.deals[d]["is_deleted"]}
+        items = [p for p in self.deal_products.values() if p["deal_id"] in live]
+        return sorted(items, key=lambda p: (p["deal_id"], p["id"]))
+
     def add_deal_product(self, deal_id: int, body: dict, actor: Actor) -> dict:
         self._refuse_unknown(body, DEAL_PRODUCT_KEYS, "deal product")
         deal = self.get_deal(deal_id)
@@ -813,6 +825,9 @@ class Store:
         for key in ("org_id", "owner_id"):
             if args.get(key):
                 persons = [p for p in persons if str(p[key]) == args[key]]
+        if args.get("ids"):
+            wanted = {i.strip() for i in args["ids"].split(",")}
+            persons = [p for p in persons if str(p["id"]) in wanted]
         return self._filter_sort(persons, args)
 
     def create_person(self, body: dict, actor: Actor) -> dict:

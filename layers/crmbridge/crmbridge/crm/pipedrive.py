@@ -6,12 +6,14 @@ and created on first use; their 40-character codes are cached for the life of th
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
+from crmbridge.crm.directory import DealSummary, ListedPerson, ListedProduct
 from crmbridge.crm.models import (
     CrmAddress,
     CrmDeal,
@@ -26,6 +28,7 @@ from crmbridge.errors import PermanentError, RetryableError
 from crmbridge.http import permanent_for_status, raise_for_transient, send
 
 SERVICE = "pipedrive"
+BULK_IDS = 100  # ids per bulk read (deals ids=, deals/products deal_ids=, organizations/persons ids=)
 
 # The bridge's custom fields: (entity, key in code, name shown in Pipedrive, Pipedrive field type).
 DEAL_FIELDS = {
@@ -102,15 +105,18 @@ class PipedriveCrm:
             raise RetryableError(f"Pipedrive answered {what} with a body that is not JSON") from exc
 
     # ------------------------------------------------------------------ fields
+    def _existing_fields(self, entity: str) -> dict[str, str]:
+        return {
+            (f.get("field_name") or f.get("name")): (f.get("field_code") or f.get("key"))
+            for f in self._call("GET", f"/api/v2/{entity}Fields", params={"limit": 500}, what=f"GET {entity}Fields").get("data") or []
+        }
+
     def field_codes(self, entity: str) -> dict[str, str]:
         """Codes of the bridge's fields on `entity` (deal|organization), creating the missing ones."""
         if entity in self._field_codes:
             return self._field_codes[entity]
         wanted = DEAL_FIELDS if entity == "deal" else ORGANISATION_FIELDS
-        existing = {
-            (f.get("field_name") or f.get("name")): (f.get("field_code") or f.get("key"))
-            for f in self._call("GET", f"/api/v2/{entity}Fields", params={"limit": 500}, what=f"GET {entity}Fields").get("data") or []
-        }
+        existing = self._existing_fields(entity)
         codes = {}
         for key, (label, field_type) in wanted.items():
             if label not in existing:
@@ -121,74 +127,143 @@ class PipedriveCrm:
         self._field_codes[entity] = codes
         return codes
 
+    def _read_codes(self, entity: str) -> dict[str, str]:
+        """Codes of the bridge's fields that exist, for reading: a read never creates a field (a field
+        that does not exist yet holds nothing). Cached once every field exists."""
+        if entity in self._field_codes:
+            return self._field_codes[entity]
+        wanted = DEAL_FIELDS if entity == "deal" else ORGANISATION_FIELDS
+        existing = self._existing_fields(entity)
+        codes = {key: existing[label] for key, (label, _) in wanted.items() if existing.get(label)}
+        if len(codes) == len(wanted):
+            self._field_codes[entity] = codes
+        return codes
+
     # ------------------------------------------------------------------ reads
     def read_deal(self, deal_id: str) -> CrmDeal:
         deal = self._call("GET", f"/api/v2/deals/{deal_id}", what="GET deal")["data"]
         lines = self._deal_lines(deal_id)
         organisation = self._organisation(str(deal["org_id"])) if deal.get("org_id") else None
         person = self._person(str(deal["person_id"])) if deal.get("person_id") else None
+        return self._deal(deal, lines, organisation, person)
+
+    def _deal(self, deal: dict[str, Any], lines: list[CrmLine], organisation: CrmOrganisation | None,
+              person: CrmPerson | None) -> CrmDeal:
         won_time = deal.get("won_time")
         return CrmDeal(
             id=str(deal["id"]),
-            title=deal.get("title") or f"Deal {deal_id}",
+            title=deal.get("title") or f"Deal {deal['id']}",
             status=deal.get("status") or "open",
             value=_decimal(deal.get("value")),
             currency=deal.get("currency") or "GBP",
             owner_id=str(deal["owner_id"]) if deal.get("owner_id") is not None else None,
-            won_time=datetime.fromisoformat(won_time.replace("Z", "+00:00")) if won_time else None,
+            won_time=_time(won_time),
             organisation=organisation,
             person=person,
             lines=lines,
             url=f"{self._app_url}/deal/{deal['id']}",
         )
 
-    def _deal_lines(self, deal_id: str) -> list[CrmLine]:
-        lines: list[CrmLine] = []
-        cursor = None
+    def _pages(self, path: str, params: dict[str, Any], what: str) -> Iterator[dict[str, Any]]:
+        """Every item of a v2 listing, following next_cursor."""
+        params = {"limit": 500, **params}
         while True:
-            params: dict[str, Any] = {"limit": 500}
-            if cursor:
-                params["cursor"] = cursor
-            page = self._call("GET", f"/api/v2/deals/{deal_id}/products", params=params, what="GET deal products")
-            for item in page.get("data") or []:
-                if item.get("is_enabled") is False:
-                    continue
-                lines.append(CrmLine(
-                    name=item.get("name") or "Item",
-                    product_id=str(item["product_id"]) if item.get("product_id") is not None else None,
-                    product_code=item.get("product_code") or item.get("code"),
-                    quantity=_decimal(item.get("quantity"), Decimal(1)),
-                    unit_price=_decimal(item.get("item_price")),
-                    discount=_decimal(item.get("discount")),
-                    discount_type=item.get("discount_type") or "percentage",
-                    tax_percent=_decimal(item["tax"]) if item.get("tax") is not None else None,
-                    tax_method=item.get("tax_method"),
-                    comments=item.get("comments"),
-                ))
+            page = self._call("GET", path, params=params, what=what)
+            yield from page.get("data") or []
             cursor = (page.get("additional_data") or {}).get("next_cursor")
             if not cursor:
-                return lines
+                return
+            params["cursor"] = cursor
+
+    def _deal_lines(self, deal_id: str) -> list[CrmLine]:
+        return [_line(item) for item in self._pages(f"/api/v2/deals/{deal_id}/products", {}, "GET deal products")
+                if item.get("is_enabled") is not False]
 
     def _organisation(self, org_id: str) -> CrmOrganisation:
         org = self._call("GET", f"/api/v2/organizations/{org_id}", what="GET organization")["data"]
-        codes = self.field_codes("organization")
+        return self._organisation_of(org, self._read_codes("organization"))
+
+    @staticmethod
+    def _organisation_of(org: dict[str, Any], codes: dict[str, str]) -> CrmOrganisation:
         custom = org.get("custom_fields") or {}
-        terms = _custom_value(custom.get(codes["payment_terms_days"]))
+
+        def value(key: str) -> Any:
+            return _custom_value(custom.get(codes[key])) if key in codes else None
+
+        terms = value("payment_terms_days")
         return CrmOrganisation(
             id=str(org["id"]),
             name=org.get("name") or "",
-            email=_custom_value(custom.get(codes["billing_email"])) or None,
+            email=value("billing_email") or None,
             address=_address(org.get("address")),
-            xero_contact_id=_custom_value(custom.get(codes["xero_contact_id"])) or None,
+            xero_contact_id=value("xero_contact_id") or None,
             payment_terms_days=int(_decimal(terms)) if terms not in (None, "") else None,
         )
 
     def _person(self, person_id: str) -> CrmPerson:
         person = self._call("GET", f"/api/v2/persons/{person_id}", what="GET person")["data"]
-        emails = person.get("emails") or person.get("email") or []
-        primary = next((e.get("value") for e in emails if isinstance(e, dict) and e.get("primary")), None)
-        first = next((e.get("value") for e in emails if isinstance(e, dict) and e.get("value")), None)
-        return CrmPerson(id=str(person["id"]), name=person.get("name"), email=primary or first)
+        return CrmPerson(id=str(person["id"]), name=person.get("name"), email=_primary_email(person))
+
+    # ------------------------------------------------------------------ listings (crm.directory)
+    def won_deals(self, *, won_from: datetime | None = None, won_to: datetime | None = None) -> Iterator[DealSummary]:
+        params: dict[str, Any] = {"status": "won", "sort_by": "id"}
+        if won_from is not None:  # a deal won at t was last updated at t or later
+            params["updated_since"] = won_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        invoice_code = self._read_codes("deal").get("invoice_id")
+        for deal in self._pages("/api/v2/deals", params, "GET deals"):
+            won = _time(deal.get("won_time"))
+            if deal.get("status") != "won" or won is None:
+                continue
+            if (won_from is not None and won < won_from) or (won_to is not None and won >= won_to):
+                continue
+            custom = deal.get("custom_fields") or {}
+            yield DealSummary(
+                id=str(deal["id"]), title=deal.get("title") or f"Deal {deal['id']}", status="won",
+                value=_decimal(deal.get("value")), currency=deal.get("currency") or "GBP", won_time=won,
+                organisation_id=str(deal["org_id"]) if deal.get("org_id") else None,
+                person_id=str(deal["person_id"]) if deal.get("person_id") else None,
+                invoice_id=(_custom_value(custom.get(invoice_code)) or None) if invoice_code else None,
+            )
+
+    def read_deals(self, deal_ids: Sequence[str]) -> list[CrmDeal]:
+        deals: list[CrmDeal] = []
+        for start in range(0, len(deal_ids), BULK_IDS):
+            deals.extend(self._read_some(list(deal_ids[start:start + BULK_IDS])))
+        return deals
+
+    def _read_some(self, deal_ids: list[str]) -> list[CrmDeal]:
+        ids = ",".join(deal_ids)
+        raw = {str(d["id"]): d for d in self._pages("/api/v2/deals", {"ids": ids}, "GET deals by id")}
+        lines: dict[str, list[CrmLine]] = {}
+        for item in self._pages("/api/v2/deals/products", {"deal_ids": ids}, "GET products of deals"):
+            if item.get("is_enabled") is not False:
+                lines.setdefault(str(item["deal_id"]), []).append(_line(item))
+        org_ids = sorted({str(d["org_id"]) for d in raw.values() if d.get("org_id")})
+        person_ids = sorted({str(d["person_id"]) for d in raw.values() if d.get("person_id")})
+        codes = self._read_codes("organization") if org_ids else {}
+        orgs = {str(o["id"]): self._organisation_of(o, codes)
+                for o in self._pages("/api/v2/organizations", {"ids": ",".join(org_ids)}, "GET organizations by id")} \
+            if org_ids else {}
+        persons = {str(p["id"]): CrmPerson(id=str(p["id"]), name=p.get("name"), email=_primary_email(p))
+                   for p in self._pages("/api/v2/persons", {"ids": ",".join(person_ids)}, "GET persons by id")} \
+            if person_ids else {}
+        return [self._deal(deal, lines.get(deal_id, []), orgs.get(str(deal.get("org_id"))),
+                           persons.get(str(deal.get("person_id"))))
+                for deal_id in deal_ids if (deal := raw.get(deal_id)) is not None]
+
+    def organisations(self) -> Iterator[CrmOrganisation]:
+        codes = self._read_codes("organization")
+        for org in self._pages("/api/v2/organizations", {}, "GET organizations"):
+            yield self._organisation_of(org, codes)
+
+    def persons(self) -> Iterator[ListedPerson]:
+        for person in self._pages("/api/v2/persons", {}, "GET persons"):
+            yield ListedPerson(id=str(person["id"]), name=person.get("name"), email=_primary_email(person),
+                               organisation_id=str(person["org_id"]) if person.get("org_id") else None)
+
+    def products(self) -> Iterator[ListedProduct]:
+        for product in self._pages("/api/v2/products", {}, "GET products"):
+            yield ListedProduct(id=str(product["id"]), name=product.get("name") or "", code=product.get("code") or None)
 
     # ------------------------------------------------------------------ writes
     def set_organisation_contact(self, organisation_id: str, xero_contact_id: str) -> None:
@@ -238,6 +313,32 @@ class PipedriveCrm:
 
     def add_deal_note(self, deal_id: str, html: str) -> None:
         self._call("POST", "/v1/notes", json={"deal_id": int(deal_id), "content": html}, what="POST note")
+
+
+def _time(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if isinstance(text, str) and text else None
+
+
+def _line(item: dict[str, Any]) -> CrmLine:
+    return CrmLine(
+        name=item.get("name") or "Item",
+        product_id=str(item["product_id"]) if item.get("product_id") is not None else None,
+        product_code=item.get("product_code") or item.get("code"),
+        quantity=_decimal(item.get("quantity"), Decimal(1)),
+        unit_price=_decimal(item.get("item_price")),
+        discount=_decimal(item.get("discount")),
+        discount_type=item.get("discount_type") or "percentage",
+        tax_percent=_decimal(item["tax"]) if item.get("tax") is not None else None,
+        tax_method=item.get("tax_method"),
+        comments=item.get("comments"),
+    )
+
+
+def _primary_email(person: dict[str, Any]) -> str | None:
+    emails = person.get("emails") or person.get("email") or []
+    primary = next((e.get("value") for e in emails if isinstance(e, dict) and e.get("primary")), None)
+    first = next((e.get("value") for e in emails if isinstance(e, dict) and e.get("value")), None)
+    return primary or first
 
 
 def _address(raw: Any) -> CrmAddress | None:
