@@ -4,8 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from crmbridge.config import get_settings
-from crmbridge.webhooks import service, wiring
+from crmbridge.webhooks import wiring
 from crmbridge.webhooks.http import BadRequestEncoding, WebhookResponse, request_from_event, to_api_response
 
 logger = Logger()
@@ -19,14 +18,9 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     source = event.get("rawPath", "").rstrip("/").rsplit("/", 1)[-1]
     try:
-        request = request_from_event(event)
+        response = wiring.receive_crm(source, request_from_event(event))
     except BadRequestEncoding as exc:
         response = WebhookResponse(400, "rejected_encoding", message=str(exc))
-    else:
-        if source != get_settings().crm_provider:
-            response = WebhookResponse(404, "rejected_crm_not_enabled", message=f"{source} is not this stack's CRM")
-        else:
-            response = service.receive_pipedrive(request, wiring.pipedrive_secret(), wiring.sync_queue())
     if not response.outcome.startswith("rejected"):
         wiring.heartbeat(source)
     wiring.record_outcome(metrics, source, response)

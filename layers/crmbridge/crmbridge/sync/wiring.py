@@ -12,11 +12,13 @@ from crmbridge import aws
 from crmbridge.aws import table
 from crmbridge.commands import DealWon
 from crmbridge.config import Settings, get_settings
+from crmbridge.crm.base import Crm
+from crmbridge.crm.hubspot import HubSpotCrm
 from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.http import http_client
 from crmbridge.mapping.config import load_mapping
 from crmbridge.queue import SyncQueue
-from crmbridge.secrets import PipedriveSecret, load_secret
+from crmbridge.secrets import HubSpotSecret, PipedriveSecret, load_secret
 from crmbridge.sync.deal_won import DealWonSync
 from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.links import Links
@@ -49,13 +51,22 @@ def day_limit_metric(metric):
     return record
 
 
+def crm_client(settings: Settings, http) -> Crm:
+    """The stack's one CRM (CRM_PROVIDER), with its API token from its secret."""
+    if settings.crm_provider == "hubspot":
+        hubspot = load_secret(HubSpotSecret, settings.require("hubspot_secret_arn"),
+                              max_age=settings.secrets_max_age_seconds)
+        return HubSpotCrm(http, settings.hubspot_api_url, hubspot.app_token.get_secret_value())
+    pipedrive = load_secret(PipedriveSecret, settings.require("pipedrive_secret_arn"),
+                            max_age=settings.secrets_max_age_seconds)
+    return PipedriveCrm(http, settings.pipedrive_api_url, pipedrive.api_token.get_secret_value())
+
+
 def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
     """The commands this stack can carry out, by kind."""
     http = http_client(settings.http_timeout_seconds)
     tokens = token_manager(settings, metric)
-    pipedrive = load_secret(PipedriveSecret, settings.require("pipedrive_secret_arn"),
-                            max_age=settings.secrets_max_age_seconds)
-    crm = PipedriveCrm(http, settings.pipedrive_api_url, pipedrive.api_token.get_secret_value())
+    crm = crm_client(settings, http)
     xero = XeroClient(http, settings.xero_api_url, tokens, on_response=day_limit_metric(metric))
     deal_won = DealWonSync(
         crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),

@@ -6,27 +6,37 @@ Order matters: nothing is parsed before the signature verifies, and nothing is a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
 from crmbridge.commands import Command
 from crmbridge.errors import SignatureError
 from crmbridge.queue import SyncQueue
-from crmbridge.secrets import PipedriveSecret, XeroWebhookKey
+from crmbridge.secrets import HubSpotSecret, PipedriveSecret, XeroWebhookKey
 from crmbridge.webhooks.http import WebhookRequest, WebhookResponse
+from crmbridge.webhooks.hubspot import HUBSPOT_EVENTS, deal_won_candidates
 from crmbridge.webhooks.pipedrive import PipedriveWebhook, deal_won_command
-from crmbridge.webhooks.signatures import verify_basic_auth, verify_xero_signature
+from crmbridge.webhooks.signatures import verify_basic_auth, verify_hubspot_v3, verify_xero_signature
 from crmbridge.webhooks.xero import XeroWebhook, resource_commands
 
 # API Gateway caps payloads at 10 MB; no genuine webhook we accept comes near 1 MB.
 MAX_BODY_BYTES = 1_000_000
 
 
-def _too_large(request: WebhookRequest) -> WebhookResponse | None:
+def _verified[T](request: WebhookRequest, verify: Callable[[], None], parse: Callable[[bytes], T]) -> T | WebhookResponse:
+    """Size, then authenticity on the raw bytes, then parsing: the first check that fails is the answer."""
     if len(request.body) > MAX_BODY_BYTES:
         return WebhookResponse(413, "rejected_too_large", message="body exceeds 1 MB")
-    return None
+    try:
+        verify()
+    except SignatureError as exc:
+        return WebhookResponse(401, "rejected_signature", message=exc.message)
+    try:
+        return parse(request.body)
+    except ValidationError as exc:
+        return WebhookResponse(400, "rejected_payload", message=_first_error(exc))
 
 
 def _enqueue(queue: SyncQueue, commands: Sequence[Command]) -> WebhookResponse:
@@ -42,37 +52,41 @@ def receive_pipedrive(
     *,
     integration_user_id: str | None = None,
 ) -> WebhookResponse:
-    if rejected := _too_large(request):
-        return rejected
-    try:
-        verify_basic_auth(
-            request.header("authorization"),
-            secret.webhook_user,
-            secret.webhook_password.get_secret_value(),
-        )
-    except SignatureError as exc:
-        return WebhookResponse(401, "rejected_signature", message=exc.message)
-    try:
-        hook = PipedriveWebhook.model_validate_json(request.body)
-    except ValidationError as exc:
-        return WebhookResponse(400, "rejected_payload", message=_first_error(exc))
+    hook = _verified(request, lambda: verify_basic_auth(
+        request.header("authorization"), secret.webhook_user, secret.webhook_password.get_secret_value(),
+    ), PipedriveWebhook.model_validate_json)
+    if isinstance(hook, WebhookResponse):
+        return hook
     command = deal_won_command(hook, integration_user_id=integration_user_id)
     return _enqueue(queue, [command] if command else [])
 
 
+def receive_hubspot(
+    request: WebhookRequest,
+    secret: HubSpotSecret,
+    queue: SyncQueue,
+    *,
+    now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+) -> WebhookResponse:
+    """v3 signature over method, the full URI HubSpot called, the raw body and the timestamp; then the
+    array of events; each deal whose stage changed becomes a candidate DealWon the worker confirms."""
+    events = _verified(request, lambda: verify_hubspot_v3(
+        method=request.method, uri=request.url, raw_body=request.body,
+        timestamp_ms=request.header("x-hubspot-request-timestamp"),
+        signature=request.header("x-hubspot-signature-v3"),
+        client_secret=secret.client_secret.get_secret_value(), now_ms=now_ms,
+    ), HUBSPOT_EVENTS.validate_json)
+    if isinstance(events, WebhookResponse):
+        return events
+    return _enqueue(queue, deal_won_candidates(events))
+
+
 def receive_xero(request: WebhookRequest, key: XeroWebhookKey, queue: SyncQueue) -> WebhookResponse:
-    if rejected := _too_large(request):
-        return rejected
-    try:
-        verify_xero_signature(
-            request.body, request.header("x-xero-signature"), key.webhook_key.get_secret_value()
-        )
-    except SignatureError as exc:
-        return WebhookResponse(401, "rejected_signature", message=exc.message)
-    try:
-        hook = XeroWebhook.model_validate_json(request.body)
-    except ValidationError as exc:
-        return WebhookResponse(400, "rejected_payload", message=_first_error(exc))
+    hook = _verified(request, lambda: verify_xero_signature(
+        request.body, request.header("x-xero-signature"), key.webhook_key.get_secret_value(),
+    ), XeroWebhook.model_validate_json)
+    if isinstance(hook, WebhookResponse):
+        return hook
     if not hook.events:
         return WebhookResponse(200, "handshake")  # Intent-to-Receive: empty events, signed
     return _enqueue(queue, resource_commands(hook))

@@ -13,7 +13,8 @@ from crmbridge import aws
 from crmbridge.config import get_settings
 from crmbridge.queue import SyncQueue
 from crmbridge.secrets import HubSpotSecret, PipedriveSecret, XeroWebhookKey, load_secret
-from crmbridge.webhooks.http import WebhookResponse
+from crmbridge.webhooks import service
+from crmbridge.webhooks.http import WebhookRequest, WebhookResponse
 
 
 @cache
@@ -41,6 +42,15 @@ def xero_webhook_key() -> XeroWebhookKey:
     return load_secret(
         XeroWebhookKey, settings.require("xero_webhook_secret_arn"), max_age=settings.secrets_max_age_seconds
     )
+
+
+def receive_crm(source: str, request: WebhookRequest) -> WebhookResponse:
+    """A CRM webhook by its route's last segment; only the stack's own CRM (CRM_PROVIDER) is served."""
+    if source != get_settings().crm_provider:
+        return WebhookResponse(404, "rejected_crm_not_enabled", message=f"{source} is not this stack's CRM")
+    if source == "hubspot":
+        return service.receive_hubspot(request, hubspot_secret(), sync_queue())
+    return service.receive_pipedrive(request, pipedrive_secret(), sync_queue())
 
 
 _HEARTBEAT_EVERY_SECONDS = 60
