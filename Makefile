@@ -49,8 +49,9 @@ build: template-check ## alias: the SAM build
 local: $(VENV)/.installed ## run the embedded stack in the foreground (Ctrl-C to stop)
 	$(PY) -m local.stack
 
-demo: $(VENV)/.installed ## run the scripted scenario on the embedded stack; exits 0 only if all checks pass
-	$(PY) -m local.demo
+CRM ?= pipedrive
+demo: $(VENV)/.installed ## run the scripted scenario on the embedded stack (CRM=pipedrive|hubspot); exits 0 only if all checks pass
+	$(PY) -m local.demo --crm $(CRM)
 
 bench: $(VENV)/.installed ## benchmarks: prints a table, writes bench/results.json
 	$(PY) -m bench.run

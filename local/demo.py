@@ -1,12 +1,14 @@
 """`make demo`: the bridge's whole flow on the embedded stack, step by step, each step checked.
 
 It starts the local stack (moto, emulators, gateway, queue poller, scheduler), then acts as the people
-around the bridge would: an operator connects Xero, a salesperson wins a deal in Pipedrive, and the
-demo checks what lands in Xero and back in the CRM. It exits 0 only if every check passed.
+around the bridge would: an operator connects Xero, a salesperson wins a deal in the CRM (Pipedrive, or
+HubSpot with `--crm hubspot` / `make demo CRM=hubspot`), and the demo checks what lands in Xero and back
+in the CRM. It exits 0 only if every check passed.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import json
@@ -14,11 +16,12 @@ import logging
 import os
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -67,9 +70,64 @@ class Urls:
     gateway: str
     xero: str
     pipedrive: str
+    hubspot: str | None = None
 
 
-class Pipedrive:
+class CrmDriver(Protocol):
+    """The salesperson in one CRM, and what the bridge wrote there, in terms every CRM shares.
+
+    Deals are described as Pipedrive's seed takes them (lines with item_price, quantity, tax, tax_method,
+    discount, discount_type; organisations with name, address, custom_fields): each driver translates.
+    Field keys are the bridge's: invoice_number, invoice_status, invoice_total, amount_due, amount_paid,
+    paid_date on deals; xero_contact_id, outstanding, overdue on organisations.
+    """
+
+    name: str
+    label: str
+
+    def seed_deal(self, *, title: str | None = None, org: dict | None = None, person_email: str | None = None,
+                  person_name: str = "Pat Buyer", lines: list[dict] | None = None, currency: str = "GBP",
+                  value: float = 0, status: str = "open") -> tuple[Any, Any]: ...
+
+    def seed_organisation(self, name: str) -> Any: ...
+
+    def win(self, deal_id: Any) -> None: ...
+
+    def reopen(self, deal_id: Any) -> None: ...
+
+    def set_organisation(self, deal_id: Any, org_id: Any) -> None: ...
+
+    def deal_field(self, deal_id: Any, key: str) -> Any: ...
+
+    def org_field(self, org_id: Any, key: str) -> Any: ...
+
+    def on_stop(self, org_id: Any) -> bool: ...
+
+    def notes(self, deal_id: Any) -> list[str]: ...
+
+    def won_webhook(self, gateway: str, deal_id: Any, *, authentic: bool = True) -> tuple[str, bytes, dict[str, str]]:
+        """A webhook saying the deal was won, as the CRM would send it: (url, body, headers)."""
+        ...
+
+    def wait_webhooks(self, timeout: float = 10) -> None: ...
+
+
+class _CrmEmulator:
+    """What both CRM emulators' drivers share: their control endpoints and error answers."""
+
+    label = "CRM"
+    http: httpx.Client
+
+    def wait_webhooks(self, timeout: float = 10) -> None:
+        self.http.post("/_emulator/webhooks/wait", json={"timeout": timeout}, timeout=timeout + 5)
+
+    def _ok(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code >= 400:
+            raise DemoFailed(f"{self.label} emulator answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+
+class Pipedrive(_CrmEmulator):
     """The salesperson (the emulator's app endpoints) and reads through the public API."""
 
     def __init__(self, base: str) -> None:
@@ -104,11 +162,203 @@ class Pipedrive:
         value = (record.get("custom_fields") or {}).get(code) if code else None
         return value.get("value") if isinstance(value, dict) else value
 
+    # the CrmDriver interface -------------------------------------------------------------------------
+    name = "pipedrive"
+    label = "Pipedrive"
+    DEAL_FIELDS = {"invoice_number": "Xero invoice number", "invoice_status": "Xero invoice status",
+                   "invoice_total": "Xero invoice total", "amount_due": "Xero amount due",
+                   "amount_paid": "Xero amount paid", "paid_date": "Xero paid date"}
+    ORG_FIELDS = {"xero_contact_id": "Xero contact ID", "outstanding": "Xero outstanding balance",
+                  "overdue": "Xero overdue balance", "on_stop": "Xero on stop"}
+
+    def seed_deal(self, *, title: str | None = None, org: dict | None = None, person_email: str | None = None,
+                  person_name: str = "Pat Buyer", lines: list[dict] | None = None, currency: str = "GBP",
+                  value: float = 0, status: str = "open") -> tuple[Any, Any]:
+        lines = [dict(item) for item in lines or []]
+        body: dict[str, Any] = {"deals": [{"ref": "d", "title": title or f"Deal {uuid.uuid4().hex[:8]}",
+                                           "currency": currency, "value": value, "status": status, "products": lines}]}
+        if org is not None:
+            body["organizations"] = [{"ref": "o", **org}]
+            body["deals"][0]["org_ref"] = "o"
+        if person_email:
+            body["persons"] = [{"ref": "p", "name": person_name, "emails": [{"value": person_email, "primary": True}]}]
+            body["deals"][0]["person_ref"] = "p"
+        body["products"] = []
+        for index, item in enumerate(lines):
+            body["products"].append({"ref": f"p{index}", "name": item.pop("name"), "code": item.pop("code", None)})
+            item["product_ref"] = f"p{index}"
+        refs = self.seed(body)["refs"]
+        return refs["deals"]["d"], refs["organizations"].get("o")
+
+    def seed_organisation(self, name: str) -> Any:
+        return self.seed({"organizations": [{"ref": "o", "name": name}]})["refs"]["organizations"]["o"]
+
+    def win(self, deal_id: Any) -> None:
+        self.app_update_deal(deal_id, {"status": "won"})
+
+    def reopen(self, deal_id: Any) -> None:
+        self.app_update_deal(deal_id, {"status": "open"})
+
+    def set_organisation(self, deal_id: Any, org_id: Any) -> None:
+        self.app_update_deal(deal_id, {"org_id": org_id})
+
+    def deal_field(self, deal_id: Any, key: str) -> Any:
+        return self.custom(self.deal(deal_id), "deal", self.DEAL_FIELDS[key])
+
+    def org_field(self, org_id: Any, key: str) -> Any:
+        return self.custom(self.organisation(org_id), "organization", self.ORG_FIELDS[key])
+
+    def on_stop(self, org_id: Any) -> bool:
+        return self.org_field(org_id, "on_stop") == "ON STOP"
+
+    def notes(self, deal_id: Any) -> list[str]:
+        return [n["content"] for n in self._ok(self.http.get("/v1/notes", params={"deal_id": deal_id})).get("data") or []]
+
+    def won_webhook(self, gateway: str, deal_id: Any, *, authentic: bool = True) -> tuple[str, bytes, dict[str, str]]:
+        body = json.dumps({"meta": {"action": "change", "entity": "deal", "entity_id": str(deal_id),
+                                    "id": str(uuid.uuid4()), "version": "2.0", "change_source": "app", "user_id": "1",
+                                    "attempt": 2},
+                           "data": self.deal(deal_id), "previous": {"status": "open"}}).encode()
+        password = credential("PIPEDRIVE_WEBHOOK_PASSWORD") if authentic else "wrong-password"
+        basic = base64.b64encode(f"{credential('PIPEDRIVE_WEBHOOK_USER')}:{password}".encode()).decode()
+        return (f"{gateway}/webhooks/pipedrive", body,
+                {"content-type": "application/json", "authorization": f"Basic {basic}"})
+
+
+
+class HubSpot(_CrmEmulator):
+    """The salesperson in HubSpot (the emulator's app endpoints: changeSource CRM_UI) and reads through the
+    CRM v3 API with another app's token, so the bridge's rate-limit window is its own."""
+
+    name = "hubspot"
+    label = "HubSpot"
+    DEAL_PROPERTIES = {"invoice_number": "xero_invoice_number", "invoice_status": "xero_invoice_status",
+                       "invoice_total": "xero_invoice_total", "amount_due": "xero_amount_due",
+                       "amount_paid": "xero_amount_paid", "paid_date": "xero_paid_date"}
+    COMPANY_PROPERTIES = {"xero_contact_id": "xero_contact_id", "outstanding": "xero_outstanding_balance",
+                          "overdue": "xero_overdue_balance", "on_stop": "xero_on_stop"}
+    # The properties a salesperson sets for the bridge (it creates them itself when they are missing).
+    GROUP = {"name": "xero_bridge", "label": "Xero (bridge)"}
+    TAX_METHOD = {"name": "xero_tax_method", "label": "Xero tax method", "type": "enumeration", "fieldType": "select",
+                  "groupName": "xero_bridge", "options": [{"label": m, "value": m} for m in ("exclusive", "inclusive", "none")]}
+    CONTACT_ID = {"name": "xero_contact_id", "label": "Xero contact ID", "type": "string", "fieldType": "text",
+                  "groupName": "xero_bridge"}
+
+    def __init__(self, base: str) -> None:
+        token = os.environ.get("HUBSPOT_SALES_APP_TOKEN", "local-hubspot-other-app-token")
+        self.http = httpx.Client(base_url=base, timeout=10, headers={"Authorization": f"Bearer {token}"})
+
+    def seed(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._ok(self.http.post("/_emulator/seed", json=body))
+
+    def app_update(self, object_type: str, object_id: Any, properties: dict[str, Any]) -> dict[str, Any]:
+        return self._ok(self.http.patch(f"/_emulator/app/{object_type}/{object_id}", json={"properties": properties}))
+
+    def read(self, object_type: str, object_id: Any, *properties: str) -> dict[str, Any]:
+        return self._ok(self.http.get(f"/crm/v3/objects/{object_type}/{object_id}",
+                                      params={"properties": ",".join(properties)}))["properties"]
+
+    def seed_deal(self, *, title: str | None = None, org: dict | None = None, person_email: str | None = None,
+                  person_name: str = "Pat Buyer", lines: list[dict] | None = None, currency: str = "GBP",
+                  value: float = 0, status: str = "open") -> tuple[Any, Any]:
+        lines = lines or []
+        deal: dict[str, Any] = {"dealname": title or f"Deal {uuid.uuid4().hex[:8]}", "deal_currency_code": currency,
+                                "dealstage": "closedwon" if status == "won" else "appointmentscheduled"}
+        if value:
+            deal["amount"] = str(value)
+        body: dict[str, Any] = {"property_groups": {"deals": [self.GROUP], "companies": [self.GROUP]},
+                                "properties": {"deals": [self.TAX_METHOD], "companies": [self.CONTACT_ID]},
+                                "deals": [{"ref": "d", "properties": deal,
+                                           "line_items": [{"properties": self._line(item)} for item in lines]}]}
+        methods = {item.get("tax_method") or "exclusive" for item in lines}
+        if methods and methods != {"exclusive"}:
+            deal["xero_tax_method"] = methods.pop()  # HubSpot lines carry no tax method: the deal says
+        if org is not None:
+            body["companies"] = [{"ref": "c", "properties": self._company(org)}]
+            body["deals"][0]["company"] = "c"
+        if person_email:
+            first, _, last = person_name.partition(" ")
+            body["contacts"] = [{"ref": "p", "properties": {"firstname": first, "lastname": last, "email": person_email},
+                                 "companies": ["c"] if org is not None else []}]
+            body["deals"][0]["contacts"] = ["p"]
+        refs = self.seed(body)["refs"]
+        return refs["deals"]["d"], refs["companies"].get("c")
+
     @staticmethod
-    def _ok(response: httpx.Response) -> dict[str, Any]:
-        if response.status_code >= 400:
-            raise DemoFailed(f"Pipedrive emulator answered {response.status_code}: {response.text[:300]}")
-        return response.json()
+    def _line(item: dict) -> dict[str, Any]:
+        quantity = item.get("quantity", 1)
+        line = {"name": item.get("name") or "Item", "price": str(item["item_price"]), "quantity": str(quantity)}
+        if item.get("code"):
+            line["hs_sku"] = item["code"]
+        if item.get("tax") is not None:
+            line["hs_tax_rate"] = str(item["tax"])
+        if item.get("discount"):
+            if item.get("discount_type", "percentage") == "percentage":
+                line["hs_discount_percentage"] = str(item["discount"])
+            else:  # Pipedrive's amount is for the line; HubSpot's discount is per unit
+                line["discount"] = str(Decimal(str(item["discount"])) / Decimal(str(quantity)))
+        return line
+
+    @staticmethod
+    def _company(org: dict) -> dict[str, Any]:
+        company: dict[str, Any] = {"name": org["name"]}
+        address = org.get("address") or {}
+        for ours, theirs in (("value", "address"), ("locality", "city"), ("postal_code", "zip"), ("country", "country")):
+            if address.get(ours):
+                company[theirs] = address[ours]
+        if (org.get("custom_fields") or {}).get("Xero contact ID"):
+            company["xero_contact_id"] = org["custom_fields"]["Xero contact ID"]
+        return company
+
+    def seed_organisation(self, name: str) -> Any:
+        return self.seed({"companies": [{"ref": "c", "properties": {"name": name}}]})["refs"]["companies"]["c"]
+
+    def win(self, deal_id: Any) -> None:
+        self.app_update("deals", deal_id, {"dealstage": "closedwon"})
+
+    def reopen(self, deal_id: Any) -> None:
+        self.app_update("deals", deal_id, {"dealstage": "contractsent"})
+
+    def set_organisation(self, deal_id: Any, org_id: Any) -> None:
+        self._ok(self.http.put(f"/_emulator/app/deals/{deal_id}/associations/companies/{org_id}", json={"types": [5]}))
+
+    def deal_field(self, deal_id: Any, key: str) -> Any:
+        name = self.DEAL_PROPERTIES[key]
+        return self.read("deals", deal_id, name).get(name)
+
+    def org_field(self, org_id: Any, key: str) -> Any:
+        name = self.COMPANY_PROPERTIES[key]
+        return self.read("companies", org_id, name).get(name)
+
+    def on_stop(self, org_id: Any) -> bool:
+        return self.org_field(org_id, "on_stop") == "true"
+
+    def notes(self, deal_id: Any) -> list[str]:
+        linked = self._ok(self.http.get(f"/crm/v4/objects/deals/{deal_id}/associations/notes")).get("results") or []
+        return [self.read("notes", n["toObjectId"], "hs_note_body").get("hs_note_body") or "" for n in linked]
+
+    def won_webhook(self, gateway: str, deal_id: Any, *, authentic: bool = True) -> tuple[str, bytes, dict[str, str]]:
+        from crmbridge.webhooks.signatures import hubspot_v3_signature
+        from local.emulators.hubspot import APP_ID, PORTAL_ID, SALES_USER_ID
+
+        url = f"{gateway}/webhooks/hubspot"
+        now = time.time_ns() // 1_000_000
+        body = json.dumps([{"eventId": now % 1_000_000_000, "subscriptionId": 2, "portalId": PORTAL_ID, "appId": APP_ID,
+                            "occurredAt": now, "subscriptionType": "deal.propertyChange", "attemptNumber": 1,
+                            "objectId": int(deal_id), "propertyName": "dealstage", "propertyValue": "closedwon",
+                            "changeSource": "CRM_UI", "sourceId": f"userId:{SALES_USER_ID}"}]).encode()
+        secret = credential("HUBSPOT_CLIENT_SECRET") if authentic else "not-the-client-secret"
+        return url, body, {"content-type": "application/json", "x-hubspot-request-timestamp": str(now),
+                           "x-hubspot-signature-v3": hubspot_v3_signature("POST", url, body, str(now), secret)}
+
+
+
+def crm_driver(name: str, urls: Urls) -> CrmDriver:
+    if name == "hubspot":
+        if not urls.hubspot:
+            raise DemoFailed("the HubSpot emulator is not running")
+        return HubSpot(urls.hubspot)
+    return Pipedrive(urls.pipedrive)
 
 
 class Xero:
@@ -192,32 +442,23 @@ def connect_xero(urls: Urls, report: Report) -> None:
     report.check(forged.status_code == 400, "a callback with a forged state is refused", str(forged.status_code))
 
 
-def win_a_deal(urls: Urls, report: Report, pipedrive: Pipedrive, xero: Xero) -> dict[str, Any]:
-    seeded = pipedrive.seed({
-        "organizations": [{"ref": "acme", "name": "Acme Ltd",
-                           "address": {"value": "1 High Street, London, EC1A 1AA, United Kingdom",
-                                       "locality": "London", "postal_code": "EC1A 1AA", "country": "United Kingdom"}}],
-        "persons": [{"ref": "jane", "name": "Jane Buyer", "org_ref": "acme",
-                     "emails": [{"value": "jane@acme.example", "primary": True, "label": "work"}]}],
-        "products": [{"ref": "lic", "name": "Standard licence", "code": "LIC-STD", "prices": [{"price": 120, "currency": "GBP"}]},
-                     {"ref": "train", "name": "Onboarding training", "code": "TRAIN", "prices": [{"price": 500, "currency": "GBP"}]}],
-        "deals": [{"ref": "deal", "title": "Acme - 10 licences", "org_ref": "acme", "person_ref": "jane",
-                   "currency": "GBP", "value": 1650, "status": "open",
-                   "products": [
-                       {"product_ref": "lic", "item_price": 120, "quantity": 10, "tax": 20, "tax_method": "exclusive"},
-                       {"product_ref": "train", "item_price": 500, "quantity": 1, "discount": 10,
-                        "discount_type": "percentage", "tax": 20, "tax_method": "exclusive"},
-                   ]}],
-    })
-    deal_id, org_id = seeded["refs"]["deals"]["deal"], seeded["refs"]["organizations"]["acme"]
-    report.ok(f"Pipedrive has deal {deal_id} 'Acme - 10 licences' for Acme Ltd (10 x 120.00 + training 500.00 less 10%)")
+def win_a_deal(urls: Urls, report: Report, crm: CrmDriver, xero: Xero) -> dict[str, Any]:
+    deal_id, org_id = crm.seed_deal(
+        title="Acme - 10 licences", person_name="Jane Buyer", person_email="jane@acme.example", value=1650,
+        org={"name": "Acme Ltd", "address": {"value": "1 High Street", "locality": "London", "postal_code": "EC1A 1AA",
+                                             "country": "United Kingdom"}},
+        lines=[{"name": "Standard licence", "code": "LIC-STD", "item_price": 120, "quantity": 10, "tax": 20,
+                "tax_method": "exclusive"},
+               {"name": "Onboarding training", "code": "TRAIN", "item_price": 500, "quantity": 1, "discount": 10,
+                "discount_type": "percentage", "tax": 20, "tax_method": "exclusive"}])
+    report.ok(f"{crm.label} has deal {deal_id} 'Acme - 10 licences' for Acme Ltd "
+              "(10 x 120.00 + training 500.00 less 10%)")
 
     started = time.monotonic()
-    pipedrive.app_update_deal(deal_id, {"status": "won"})
-    report.ok("the salesperson marks the deal won; Pipedrive sends its webhook to the bridge")
+    crm.win(deal_id)
+    report.ok(f"the salesperson marks the deal won; {crm.label} sends its webhook to the bridge")
 
-    number = wait_for("the invoice number on the deal",
-                      lambda: pipedrive.custom(pipedrive.deal(deal_id), "deal", "Xero invoice number"))
+    number = wait_for("the invoice number on the deal", lambda: crm.deal_field(deal_id, "invoice_number"))
     elapsed = time.monotonic() - started
     report.ok(f"the deal shows Xero invoice {number} ({elapsed * 1000:.0f} ms after the win)")
 
@@ -233,79 +474,67 @@ def win_a_deal(urls: Urls, report: Report, pipedrive: Pipedrive, xero: Xero) -> 
     totals = tuple(Decimal(str(invoice[k])) for k in ("SubTotal", "TotalTax", "Total"))
     report.check(totals == (Decimal("1650.00"), Decimal("330.00"), Decimal("1980.00")),
                  "Xero computed 1,650.00 + VAT 330.00 = 1,980.00", str(totals))
-    contact_id = pipedrive.custom(pipedrive.organisation(org_id), "organization", "Xero contact ID")
+    contact_id = crm.org_field(org_id, "xero_contact_id")
     report.check(contact_id == invoice["Contact"]["ContactID"], "the organisation now carries its Xero ContactID",
                  str(contact_id))
     return {"deal_id": deal_id, "org_id": org_id, "invoice": invoice}
 
 
-def duplicates_and_bad_auth(urls: Urls, report: Report, pipedrive: Pipedrive, xero: Xero, deal_id: int,
+def duplicates_and_bad_auth(urls: Urls, report: Report, crm: CrmDriver, xero: Xero, deal_id: Any,
                             drain: Callable[[], None]) -> None:
-    body = json.dumps({"meta": {"action": "change", "entity": "deal", "entity_id": str(deal_id), "id": "replayed",
-                                "version": "2.0", "change_source": "app", "user_id": "1", "attempt": 2},
-                       "data": {**pipedrive.deal(deal_id)}, "previous": {"status": "open"}})
-    auth = (credential("PIPEDRIVE_WEBHOOK_USER"), credential("PIPEDRIVE_WEBHOOK_PASSWORD"))
+    url, body, headers = crm.won_webhook(urls.gateway, deal_id)
     for _ in range(3):
-        response = httpx.post(f"{urls.gateway}/webhooks/pipedrive", content=body, auth=auth,
-                              headers={"content-type": "application/json"}, timeout=10)
+        response = httpx.post(url, content=body, headers=headers, timeout=10)
         if response.status_code != 200:
             raise DemoFailed(f"redelivery answered {response.status_code}")
     drain()
     report.check(len(xero.invoices(str(deal_id))) == 1, "the same webhook delivered 3 more times: still one invoice")
-    wrong = httpx.post(f"{urls.gateway}/webhooks/pipedrive", content=body, auth=(auth[0], "wrong-password"),
-                       headers={"content-type": "application/json"}, timeout=10)
-    report.check(wrong.status_code == 401, "a webhook with the wrong password gets 401 and nothing is queued",
+    url, body, headers = crm.won_webhook(urls.gateway, deal_id, authentic=False)
+    wrong = httpx.post(url, content=body, headers=headers, timeout=10)
+    report.check(wrong.status_code == 401, "a webhook that fails authentication gets 401 and nothing is queued",
                  str(wrong.status_code))
 
 
-def xero_tells_the_crm(report: Report, pipedrive: Pipedrive, xero: Xero, won: dict[str, Any]) -> None:
+def xero_tells_the_crm(report: Report, crm: CrmDriver, xero: Xero, won: dict[str, Any]) -> None:
     deal_id, org_id, invoice = won["deal_id"], won["org_id"], won["invoice"]
     xero.approve(invoice["InvoiceID"])
     report.ok(f"finance approves {invoice['InvoiceNumber']} in Xero")
-    wait_for("AUTHORISED on the deal",
-             lambda: pipedrive.custom(pipedrive.deal(deal_id), "deal", "Xero invoice status") == "AUTHORISED")
-    outstanding = wait_for("the balance on the organisation", lambda: pipedrive.custom(
-        pipedrive.organisation(org_id), "organization", "Xero outstanding balance"))
+    wait_for("AUTHORISED on the deal", lambda: crm.deal_field(deal_id, "invoice_status") == "AUTHORISED")
+    outstanding = wait_for("the balance on the organisation", lambda: crm.org_field(org_id, "outstanding"))
     report.check(Decimal(str(outstanding)) == Decimal("1980.00"),
                  "the deal shows AUTHORISED and Acme Ltd owes 1,980.00", str(outstanding))
 
     xero.pay(invoice["InvoiceID"], "1980.00", "2026-11-30")
     report.ok("finance records the customer's payment of 1,980.00 in Xero")
-    deal = wait_for("PAID on the deal", lambda: (
-        d if pipedrive.custom(d := pipedrive.deal(deal_id), "deal", "Xero invoice status") == "PAID" else None))
-    due = Decimal(str(pipedrive.custom(deal, "deal", "Xero amount due")))
-    paid_on = pipedrive.custom(deal, "deal", "Xero paid date")
+    wait_for("PAID on the deal", lambda: crm.deal_field(deal_id, "invoice_status") == "PAID")
+    due = Decimal(str(crm.deal_field(deal_id, "amount_due")))
+    paid_on = crm.deal_field(deal_id, "paid_date")
     report.check(due == 0 and paid_on == "2026-11-30", "the deal shows PAID, amount due 0.00, paid on 2026-11-30",
                  f"due {due}, paid {paid_on}")
-    balance = Decimal(str(pipedrive.custom(pipedrive.organisation(org_id), "organization", "Xero outstanding balance")))
+    balance = Decimal(str(crm.org_field(org_id, "outstanding")))
     report.check(balance == 0, "Acme Ltd's outstanding balance is back to 0.00", str(balance))
-    note = wait_for("the owner's note", lambda: pipedrive.http.get("/v1/notes", params={"deal_id": deal_id})
-                    .json().get("data"))
-    report.check("paid in full" in note[0]["content"], "the deal owner has a note: invoice paid in full",
-                 note[0]["content"][:200])
+    notes = wait_for("the owner's note", lambda: crm.notes(deal_id))
+    report.check("paid in full" in notes[0], "the deal owner has a note: invoice paid in full", notes[0][:200])
 
 
-def a_customer_on_stop(report: Report, pipedrive: Pipedrive, xero: Xero) -> None:
-    seeded = pipedrive.seed({"organizations": [{"ref": "late", "name": "Late Payers plc"}],
-                             "deals": [{"ref": "old", "title": "Late Payers - support", "org_ref": "late",
-                                        "currency": "GBP", "value": 500, "status": "won"}]})
-    deal_id, org_id = seeded["refs"]["deals"]["old"], seeded["refs"]["organizations"]["late"]
+def a_customer_on_stop(report: Report, crm: CrmDriver, xero: Xero) -> None:
+    deal_id, org_id = crm.seed_deal(title="Late Payers - support", org={"name": "Late Payers plc"}, value=500,
+                                    status="won")
     xero.create_invoice({
         "Type": "ACCREC", "Contact": {"Name": "Late Payers plc"}, "Reference": str(deal_id), "Date": "2026-09-01",
         "DueDate": "2026-10-01", "LineAmountTypes": "Exclusive", "Status": "AUTHORISED",
         "LineItems": [{"Description": "Support, September", "Quantity": 1, "UnitAmount": 500, "AccountCode": "200",
                        "TaxType": "OUTPUT2"}]})
     report.ok("Late Payers plc has a 600.00 invoice raised in Xero, due 2026-10-01 and unpaid")
-    on_stop = wait_for("the on-stop flag", lambda: pipedrive.custom(
-        pipedrive.organisation(org_id), "organization", "Xero on stop"))
-    overdue = pipedrive.custom(pipedrive.organisation(org_id), "organization", "Xero overdue balance")
-    report.check(on_stop == "ON STOP" and Decimal(str(overdue)) == Decimal("600.00"),
-                 "sales sees Late Payers plc ON STOP with 600.00 overdue", f"{on_stop} {overdue}")
+    wait_for("the on-stop flag", lambda: crm.on_stop(org_id))
+    overdue = crm.org_field(org_id, "overdue")
+    report.check(Decimal(str(overdue)) == Decimal("600.00"),
+                 "sales sees Late Payers plc ON STOP with 600.00 overdue", f"overdue {overdue}")
 
 
-def run(urls: Urls, drain: Callable[[], None], out: Any = None) -> Report:
+def run(urls: Urls, drain: Callable[[], None], out: Any = None, *, crm: str = "pipedrive") -> Report:
     report = Report(out=out or sys.stdout)
-    pipedrive, xero = Pipedrive(urls.pipedrive), Xero(urls.xero)
+    driver, xero = crm_driver(crm, urls), Xero(urls.xero)
 
     report.section("1. Xero webhooks: the Intent-to-Receive handshake")
     check = xero.intent_to_receive(f"{urls.gateway}/webhooks/xero")
@@ -316,36 +545,43 @@ def run(urls: Urls, drain: Callable[[], None], out: Any = None) -> Report:
     connect_xero(urls, report)
     xero.sign_in()
 
-    report.section("3. A won deal becomes exactly one Xero invoice")
-    won = win_a_deal(urls, report, pipedrive, xero)
-    duplicates_and_bad_auth(urls, report, pipedrive, xero, won["deal_id"], drain)
+    report.section(f"3. A won {driver.label} deal becomes exactly one Xero invoice")
+    won = win_a_deal(urls, report, driver, xero)
+    duplicates_and_bad_auth(urls, report, driver, xero, won["deal_id"], drain)
 
-    report.section("4. Xero tells the CRM: approval, payment, balances, on stop")
-    xero_tells_the_crm(report, pipedrive, xero, won)
-    a_customer_on_stop(report, pipedrive, xero)
+    report.section(f"4. Xero tells {driver.label}: approval, payment, balances, on stop")
+    xero_tells_the_crm(report, driver, xero, won)
+    a_customer_on_stop(report, driver, xero)
     return report
 
 
 LOG_FILE = ".demo.log"
+CRMS = ("pipedrive", "hubspot")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--crm", choices=CRMS, default=os.environ.get("CRM") or "pipedrive",
+                        help="the CRM the stack runs with (its CrmProvider parameter); default pipedrive")
+    crm = parser.parse_args(argv).crm
     logging.basicConfig(level=os.environ.get("DEMO_LOG_LEVEL", "WARNING"))
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     from local.stack import LocalStack
 
     out = sys.stdout
-    out.write(f"Starting the local stack (moto, Xero and Pipedrive emulators, gateway, poller); "
-              f"the functions' JSON logs go to {LOG_FILE}\n")
+    out.write(f"Starting the local stack with {crm} as its CRM (moto, Xero, Pipedrive and HubSpot emulators, "
+              f"gateway, poller); the functions' JSON logs go to {LOG_FILE}\n")
     # The functions log to stdout as in Lambda; here that would bury the story, so it goes to a file.
-    with open(LOG_FILE, "w") as function_logs, contextlib.redirect_stdout(function_logs), LocalStack() as stack:
-        urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"])
+    with open(LOG_FILE, "w") as function_logs, contextlib.redirect_stdout(function_logs), \
+            LocalStack(parameters={"CrmProvider": crm}) as stack:
+        urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"],
+                    hubspot=stack.urls.get("hubspot"))
         try:
-            report = run(urls, drain=lambda: stack.drain(timeout=20), out=out)
+            report = run(urls, drain=lambda: stack.drain(timeout=20), out=out, crm=crm)
         except DemoFailed as exc:
             out.write(f"\n  \u2717 {exc}\n\nDemo FAILED (function logs: {LOG_FILE}).\n")
             return 1
-    out.write(f"\nDemo passed: {len(report.steps)} checks.\n")
+    out.write(f"\nDemo passed with {crm}: {len(report.steps)} checks.\n")
     return 0
 
 
