@@ -154,3 +154,54 @@ def test_the_shipped_mapping_is_valid():
     from crmbridge.mapping.config import load_mapping
 
     assert load_mapping().default_account_code == "200"
+
+
+# ----------------------------------------------------------------------------- totals as Xero computes them
+
+RATES = {"OUTPUT2": Decimal("20.0000"), "RROUTPUT": Decimal("5.0000"), "ZERORATEDOUTPUT": Decimal(0),
+         "NONE": Decimal(0)}
+
+
+def test_totals_round_tax_per_line_then_sum():
+    from crmbridge.mapping.totals import invoice_totals
+
+    # Given three lines of 0.025 tax each (12.5p at 20%: half a penny rounds up per line)
+    invoice = build(deal([line(quantity=Decimal(1), unit_price=Decimal("0.125"))] * 3))
+    # When the totals are computed as Xero does
+    totals = invoice_totals(invoice, RATES)
+    # Then tax is rounded per line (0.03 x 3), not on the total (0.075 -> 0.08)
+    assert [t.tax_amount for t in totals.lines] == [Decimal("0.03")] * 3
+    assert (totals.sub_total, totals.total_tax, totals.total) == (Decimal("0.39"), Decimal("0.09"), Decimal("0.48"))
+
+
+def test_totals_of_inclusive_lines_take_the_tax_out_of_the_amount():
+    from crmbridge.mapping.totals import invoice_totals
+
+    # Given a 120.00 line, tax inclusive at 20%
+    invoice = build(deal([line(quantity=Decimal(1), unit_price=Decimal("120.00"), tax_method="inclusive")]))
+    # When totalled
+    totals = invoice_totals(invoice, RATES)
+    # Then the total is the line amount and the tax is inside it
+    assert (totals.sub_total, totals.total_tax, totals.total) == (Decimal("100.00"), Decimal("20.00"), Decimal("120.00"))
+
+
+def test_totals_apply_discounts_before_rounding_the_line():
+    from crmbridge.mapping.totals import invoice_totals
+
+    # Given 3 x 33.33 with a 10% discount
+    invoice = build(deal([line(quantity=Decimal(3), unit_price=Decimal("33.33"), discount=Decimal(10))]))
+    # When totalled
+    totals = invoice_totals(invoice, RATES)
+    # Then the line is 99.99 less 10% = 89.991 -> 89.99, taxed at 20% = 17.998 -> 18.00
+    assert totals.lines[0].line_amount == Decimal("89.99")
+    assert totals.total == Decimal("107.99")
+
+
+def test_totals_refuse_a_tax_type_the_organisation_does_not_have():
+    from crmbridge.mapping.totals import invoice_totals
+
+    # Given a line whose tax type is not among the organisation's rates
+    invoice = build(deal([line()]))
+    # When totalled, Then it says so
+    with pytest.raises(PermanentError, match="OUTPUT2"):
+        invoice_totals(invoice, {"NONE": Decimal(0)})

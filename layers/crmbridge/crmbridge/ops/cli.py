@@ -38,12 +38,15 @@ from rich.progress import (
 from rich.table import Table
 
 from crmbridge.errors import BridgeError
+from crmbridge.ops import backfill as backfill_ops
 from crmbridge.ops import connect as connect_ops
 from crmbridge.ops import dlq as dlq_ops
+from crmbridge.ops import dryrun as dryrun_ops
 from crmbridge.ops import history as history_ops
 from crmbridge.ops import mapping as mapping_ops
 from crmbridge.ops import resync as resync_ops
 from crmbridge.ops import status as status_ops
+from crmbridge.ops import testbatch as testbatch_ops
 from crmbridge.ops.common import (
     OpsError,
     ProgressFn,
@@ -53,7 +56,9 @@ from crmbridge.ops.common import (
     stamp,
     to_json,
 )
+from crmbridge.ops.golive import GoLive, golive
 from crmbridge.ops.target import Target, resolve_target
+from crmbridge.ops.throttle import Throttle
 
 # Usage errors (click's ClickException, vendored by typer under a private module).
 _USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -630,6 +635,214 @@ def mapping_validate(
         if not as_json:
             err.print("[red]the mapping is invalid: the worker would refuse to start with it[/red]")
         raise typer.Exit(1)
+
+
+# ============================================================================= go-live
+
+MappingOpt = Annotated[str | None, typer.Option(
+    "--mapping", metavar="FILE", help="A mapping document to use instead of the deployment's (try one before deploying).")]
+DealIdsArg = Annotated[list[str], typer.Argument(metavar="DEAL_ID...", help="CRM deal ids.")]
+StatusOpt = Annotated[str, typer.Option(
+    "--status", help="Status of the invoices to create: DRAFT (finance reviews them), SUBMITTED or AUTHORISED.")]
+
+
+def _golive(run: Run, tenant: str | None, mapping: str | None, throttle: Throttle | None = None) -> GoLive:
+    return golive(run.target, tenant_id=tenant, mapping_file=mapping,
+                  on_response=throttle.observe if throttle else None,
+                  before_request=throttle.before_call if throttle else None)
+
+
+def _check_status(run: Run, status: str) -> str:
+    status = status.upper()
+    if status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+        raise run.fail("--status must be DRAFT, SUBMITTED or AUTHORISED", code=2)
+    return status
+
+
+def _money(value: Any) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+@app.command("dry-run")
+def dry_run(
+    ctx: typer.Context, deal_ids: DealIdsArg,
+    status: Annotated[str | None, typer.Option("--status", help="Invoice status to show; default: the deployment's.")] = None,
+    tenant: TenantOpt = None, mapping: MappingOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Show the exact invoices the sync would create for these deals, and create nothing.
+
+    For each deal: the Xero contact it would be invoiced to (an existing one, or the new contact the
+    invoice would create), every line with its account, tax type and rate, and the subtotal, tax and
+    total as Xero computes them (tax rounded per line). Deals that would fail say why (fix the data or
+    the mapping, then dry-run again); deals already invoiced say which invoice they have. Only reads:
+    nothing is written to Xero, the CRM or the bridge's tables. Try a new mapping with --mapping FILE.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        chosen = _check_status(run, status) if status else None
+        with run.progress("reading deals") as (progress,):
+            result = dryrun_ops.dry_run(_golive(run, tenant, mapping), deal_ids, today=_now().date(), status=chosen,
+                                        progress=progress)
+        if as_json:
+            run.emit(result)
+            return
+        _target_line(run)
+        for p in result.previews:
+            _render_preview(run, p)
+        run.out.print(f"[bold]{result.would_create} of {len(result.previews)} deals would get an invoice.[/bold] "
+                      "[dim]Dry run: nothing was created.[/dim]")
+
+
+def _render_preview(run: Run, p: dryrun_ops.Preview) -> None:
+    if p.outcome != "would_create":
+        colour = "yellow" if p.outcome in ("already_invoiced", "not_won") else "red"
+        why = f"{p.reason}: {p.message}" if p.reason else p.message
+        run.out.print(f"Deal [bold]{escape(p.deal_id)}[/bold] {_text(p.title)}: [{colour}]{p.outcome}[/{colour}] "
+                      f"{_text(why)}")
+        return
+    title = (f"Deal {p.deal_id} {p.title or ''} -> {p.status} invoice to {p.contact}, Reference {p.reference}, "
+             f"{p.currency}, dated {p.invoice_date}, due {p.due_date}, amounts {p.line_amount_types}")
+    table = _table(title, "Description", "Qty", "Unit", "Discount", "Account", "Tax type", "Rate", "Amount", "Tax")
+    for line in p.lines:
+        table.add_row(_text(line.description), _text(line.quantity.normalize()), _text(line.unit_amount), _text(line.discount),
+                      _text(line.account_code), _text(line.tax_type), f"{line.tax_rate.normalize()}%",
+                      _money(line.line_amount), _money(line.tax_amount))
+    table.add_row("", "", "", "", "", "", "Subtotal", _money(p.sub_total), "")
+    table.add_row("", "", "", "", "", "", "Tax", _money(p.total_tax), "")
+    table.add_row("", "", "", "", "", "", "[bold]Total[/bold]", f"[bold]{_money(p.total)}[/bold]", "")
+    run.out.print(table)
+
+
+@app.command("test-batch")
+def test_batch(
+    ctx: typer.Context,
+    deal_ids: Annotated[list[str] | None, typer.Argument(metavar="[DEAL_ID...]", help="The deals to invoice.")] = None,
+    pick: Annotated[int | None, typer.Option(
+        "--pick", min=1, max=50, metavar="N", help="Instead of ids: the first N won deals of --from/--to without an invoice.")] = None,
+    won_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="With --pick: first won day (UTC).")] = None,
+    won_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="With --pick: day after the last.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Invoice status; default: the deployment's.")] = None,
+    tenant: TenantOpt = None, mapping: MappingOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Invoice a few chosen deals for real, then check them in Xero before going further.
+
+    Each deal goes through the sync exactly as a won-deal webhook would (so a deal that already has its
+    invoice gets no second one); the invoice is written back onto the deal. Prints each outcome and a
+    checklist of what to verify in Xero (contact, reference, status, totals, accounts and tax types, due
+    date) and in the CRM. Five customers is the usual advice. Exit code 1 when a deal failed.
+    """
+    run = Run(ctx, stack, local, as_json)
+    if bool(deal_ids) == bool(pick):
+        raise run.fail("give DEAL_IDs or --pick N", code=2)
+    with _guarded(run):
+        chosen = _check_status(run, status) if status else None
+        bridge = _golive(run, tenant, mapping)
+        ids = deal_ids or testbatch_ops.pick_deals(bridge, pick or 0, won_from=_day(won_from, "--from"),
+                                                    won_to=_day(won_to, "--to"))
+        with run.progress("invoicing") as (progress,):
+            result = testbatch_ops.test_batch(bridge, list(ids), status=chosen, progress=progress)
+        if as_json:
+            run.emit(result)
+        else:
+            _target_line(run)
+            table = _table(f"Test batch ({len(result.results)} deals)", "Deal", "Outcome", "Invoice", "Contact",
+                           "Status", "Total", "Why")
+            colours = {"invoiced": "green", "already_invoiced": "yellow", "failed": "red", "busy": "yellow"}
+            for r in result.results:
+                colour = colours.get(r.outcome, "white")
+                why = f"{r.reason}: {r.message}" if r.reason else r.message
+                table.add_row(r.deal_id, f"[{colour}]{escape(r.outcome)}[/{colour}]", _text(r.invoice_number),
+                              _text(r.contact), _text(r.status), _text(r.total), _text(why))
+            run.out.print(table)
+            if result.checklist:
+                run.out.print("[bold]Check in Xero:[/bold]")
+                for item in result.checklist:
+                    run.out.print(f"  [ ] {escape(item)}")
+        if any(r.outcome == "failed" for r in result.results):
+            raise typer.Exit(1)
+
+
+def _day(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if "T" not in value else \
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{what} must be a date such as 2026-01-31") from exc
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    won_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="First day (UTC) of the won dates.")] = None,
+    won_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Day (UTC) after the last won date.")] = None,
+    status: StatusOpt = "DRAFT",
+    batch_size: Annotated[int, typer.Option(min=1, max=50, help="Invoices per Xero request.")] = 50,
+    minute_reserve: Annotated[int, typer.Option(
+        min=0, max=59, help="Calls of each minute left to the live sync (of Xero's 60 per organisation).")] = 5,
+    day_reserve: Annotated[int, typer.Option(
+        min=0, max=5000, help="Stop when the organisation has this few calls left today (of 5,000).")] = 500,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back/--no-write-back", help="Write each invoice's number and status onto its deal.")] = True,
+    tenant: TenantOpt = None, mapping: MappingOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Invoice every won deal of a period that has no invoice yet: 50 invoices per Xero request.
+
+    Deals already invoiced (by the sync or an earlier backfill) are skipped; each other deal is claimed
+    as the sync claims it, so nothing is ever invoiced twice, even with the live sync running. Calls are
+    paced to the organisation's Xero limits (60 a minute, keeping --minute-reserve for the live sync;
+    stopping at --day-reserve calls left today). Interrupted (Ctrl-C, network, daily limit)? Run the same
+    command again: it resumes, and first looks up in Xero, by Reference, the invoices an interrupted
+    request may have created. Try `dry-run` on a few deals and `test-batch` first. Exit code 1 when the
+    run stopped early or some deals failed (listed with the reason).
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        chosen = _check_status(run, status)
+        start, end = _day(won_from, "--from"), _day(won_to, "--to")
+        throttle = Throttle(minute_reserve=minute_reserve, day_reserve=day_reserve)
+        job = backfill_ops.Backfill(_golive(run, tenant, mapping, throttle), throttle, status=chosen,
+                                    batch_size=batch_size, write_back=write_back)
+        with run.progress("invoicing won deals") as (progress,):
+            report = job.run(won_from=start, won_to=end, progress=progress)
+        if as_json:
+            run.emit(report)
+        else:
+            _render_backfill(run, report)
+        if report.stopped or report.failed:
+            raise typer.Exit(1)
+
+
+def _render_backfill(run: Run, r: backfill_ops.BackfillReport) -> None:
+    _target_line(run)
+    facts = _table(f"Backfill of deals won {stamp(r.won_from) if r.won_from else 'ever'} to "
+                   f"{stamp(r.won_to) if r.won_to else 'now'} ({r.status} invoices)", "", "")
+    for key, value in (("Won deals in the period", r.deals_won), ("Already invoiced", r.already_invoiced),
+                       ("Invoices created", r.created), ("Found in Xero after an interruption", r.adopted),
+                       ("Failed", len(r.failed)), ("Busy (a live sync held them)", len(r.busy)),
+                       ("Written back to the CRM", r.written_back),
+                       ("Xero requests: invoice batches / all", f"{r.create_requests} / {r.xero_calls}"),
+                       ("Waited for Xero's limits", duration(r.waited_seconds)), ("429 answers", r.rate_limited)):
+        facts.add_row(key, _text(value))
+    run.out.print(facts)
+    if r.failed:
+        failed = _table(f"Failed ({len(r.failed)}): fix, then run again", "Deal", "Reason", "Message")
+        for f in r.failed:
+            failed.add_row(f.deal_id, f"[red]{escape(f.reason)}[/red]", _text(f.message))
+        run.out.print(failed)
+    if r.busy:
+        run.out.print(f"[yellow]•[/yellow] being synced by the live bridge, not touched: {', '.join(r.busy)}")
+    if r.write_back_failed:
+        run.out.print(f"[yellow]•[/yellow] invoice not written back onto deals {', '.join(r.write_back_failed)}: "
+                      "`bridgectl resync deal ID` writes it")
+    if r.stopped:
+        run.out.print(f"[red]Stopped early:[/red] {escape(r.stopped)}")
+    else:
+        run.out.print("[green]Complete.[/green]")
 
 
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:

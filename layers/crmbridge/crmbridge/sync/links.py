@@ -49,6 +49,40 @@ class DealRef:
     organisation_id: str | None
 
 
+@dataclass(frozen=True)
+class Created:
+    """A deal's invoice as Xero created it, to record."""
+
+    deal_id: str
+    invoice_id: str
+    invoice_number: str | None
+    contact_id: str | None
+    organisation_id: str | None
+    won_time: str | None = None
+
+
+def _created_items(crm: str, tenant_id: str, created: Created, *, at: str, written_back: bool) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [
+        {"pk": deal_pk(crm, created.deal_id), "sk": Links.INVOICE, "state": "CREATED", "tenant_id": tenant_id,
+         "invoice_id": created.invoice_id, "invoice_number": created.invoice_number, "contact_id": created.contact_id,
+         "won_time": created.won_time, "created_at": at, "written_back": written_back},
+        {"pk": invoice_pk(tenant_id, created.invoice_id), "sk": "deal", "crm": crm, "deal_id": created.deal_id,
+         "organisation_id": created.organisation_id, "created_at": at},
+    ]
+    if created.contact_id and created.organisation_id:
+        items.append({"pk": contact_pk(tenant_id, created.contact_id), "sk": "organisation", "crm": crm,
+                      "organisation_id": created.organisation_id, "created_at": at})
+    return items
+
+
+def _link_of(item: dict[str, Any]) -> InvoiceLink:
+    return InvoiceLink(
+        state=item["state"], tenant_id=item["tenant_id"], invoice_id=item.get("invoice_id"),
+        invoice_number=item.get("invoice_number"), contact_id=item.get("contact_id"),
+        won_time=item.get("won_time"), written_back=bool(item.get("written_back")),
+    )
+
+
 def _condition_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -61,13 +95,7 @@ class Links:
 
     def invoice_for(self, crm: str, deal_id: str) -> InvoiceLink | None:
         item = self._table.get_item(Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE}, ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        return InvoiceLink(
-            state=item["state"], tenant_id=item["tenant_id"], invoice_id=item.get("invoice_id"),
-            invoice_number=item.get("invoice_number"), contact_id=item.get("contact_id"),
-            won_time=item.get("won_time"), written_back=bool(item.get("written_back")),
-        )
+        return _link_of(item) if item else None
 
     def claim(self, crm: str, deal_id: str, *, tenant_id: str, owner: str, now: int, lease_seconds: int) -> Claim | None:
         """Take the right to create this deal's invoice; None while another worker holds it."""
@@ -94,6 +122,20 @@ class Links:
             if _condition_failed(exc):
                 return None
             raise
+
+    def invoices_for(self, crm: str, deal_ids: list[str]) -> dict[str, InvoiceLink]:
+        """The invoice items of many deals (100 per BatchGetItem), by deal id; deals without one are absent."""
+        found: dict[str, InvoiceLink] = {}
+        client, name = self._table.meta.client, self._table.name
+        for start in range(0, len(deal_ids), 100):
+            keys = [{"pk": deal_pk(crm, d), "sk": self.INVOICE} for d in dict.fromkeys(deal_ids[start:start + 100])]
+            request = {name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(name, []):
+                    found[item["pk"].split("#", 2)[2]] = _link_of(item)
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def release(self, crm: str, deal_id: str, owner: str) -> None:
         """Give up a claim before anything was sent to Xero (the attempt failed in validation)."""
@@ -126,14 +168,18 @@ class Links:
     def record_created(self, crm: str, deal_id: str, *, tenant_id: str, invoice_id: str,
                        invoice_number: str | None, contact_id: str | None, organisation_id: str | None,
                        won_time: str | None, at: str) -> None:
-        self._table.put_item(Item={
-            "pk": deal_pk(crm, deal_id), "sk": self.INVOICE, "state": "CREATED", "tenant_id": tenant_id,
-            "invoice_id": invoice_id, "invoice_number": invoice_number, "contact_id": contact_id,
-            "won_time": won_time, "created_at": at, "written_back": False,
-        })
-        self.link_invoice(tenant_id, invoice_id, crm=crm, deal_id=deal_id, organisation_id=organisation_id, at=at)
-        if contact_id and organisation_id:
-            self.link_contact(tenant_id, contact_id, crm=crm, organisation_id=organisation_id, at=at)
+        created = Created(deal_id=deal_id, invoice_id=invoice_id, invoice_number=invoice_number,
+                          contact_id=contact_id, organisation_id=organisation_id, won_time=won_time)
+        for item in _created_items(crm, tenant_id, created, at=at, written_back=False):
+            self._table.put_item(Item=item)
+
+    def record_created_many(self, crm: str, tenant_id: str, created: list[Created], *, at: str,
+                            written_back: bool = False) -> None:
+        """record_created for many deals, 25 items per BatchWriteItem (a backfill's batch)."""
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for one in created:
+                for item in _created_items(crm, tenant_id, one, at=at, written_back=written_back):
+                    batch.put_item(Item=item)
 
     def link_invoice(self, tenant_id: str, invoice_id: str, *, crm: str, deal_id: str,
                      organisation_id: str | None, at: str) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -11,9 +12,19 @@ from pydantic import ValidationError
 
 from crmbridge.errors import PermanentError, RetryableError
 from crmbridge.http import permanent_for_status, raise_for_transient, send
-from crmbridge.xero.models import Contact, ElementResult, Invoice, NewInvoice
+from crmbridge.xero.models import Contact, ElementResult, Invoice, NewInvoice, TaxRate
 
 SERVICE = "xero"
+MAX_BATCH = 50  # elements per POST/PUT, as Xero advises
+CONTACTS_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class BatchElement:
+    """One element of a batch answer: the invoice Xero created, or its validation messages."""
+
+    invoice: Invoice | None
+    errors: list[str]
 
 
 class AccessTokens(Protocol):
@@ -46,11 +57,13 @@ class XeroClient:
         tokens: AccessTokens,
         *,
         on_response: Callable[[str, httpx.Response], None] = lambda tenant, response: None,
+        before_request: Callable[[str], None] = lambda tenant: None,
     ) -> None:
         self._http = http
         self._api = api_url.rstrip("/")
         self._tokens = tokens
         self._on_response = on_response
+        self._before_request = before_request
         self.calls = 0
 
     def _call(self, method: str, path: str, tenant_id: str, *, params: dict[str, Any] | None = None,
@@ -73,6 +86,7 @@ class XeroClient:
     def _send(self, method: str, path: str, tenant_id: str, *, params: dict[str, Any] | None,
               json: Any, headers: dict[str, str] | None) -> httpx.Response:
         token = self._tokens.access_token(tenant_id)
+        self._before_request(tenant_id)
         request = self._http.build_request(
             method, f"{self._api}/{path}", params=params, json=json,
             headers={"Authorization": f"Bearer {token}", "xero-tenant-id": tenant_id,
@@ -112,6 +126,61 @@ class XeroClient:
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact:
         body = self._call("GET", f"Contacts/{contact_id}", tenant_id, what="GET Contacts/{id}")
         return Contact.model_validate(body["Contacts"][0])
+
+    def contacts(self, tenant_id: str, *, page_size: int = CONTACTS_PAGE_SIZE) -> list[Contact]:
+        """Every contact of the organisation (archived ones included), page by page."""
+        found: list[Contact] = []
+        page = 1
+        while True:
+            body = self._call("GET", "Contacts", tenant_id, params={"page": page, "pageSize": page_size,
+                                                                    "includeArchived": "true"},
+                              what="GET Contacts page")
+            batch = [Contact.model_validate(c) for c in body.get("Contacts", [])]
+            found.extend(batch)
+            pages = (body.get("pagination") or {}).get("pageCount")
+            if not batch or (pages is not None and page >= int(pages)):
+                return found
+            page += 1
+
+    def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]:
+        """Sales invoices whose Reference is any of these, in one call (a `where` of ORs)."""
+        if not references:
+            return []
+        refs = " OR ".join(f"Reference=={where_literal(r)}" for r in references)
+        body = self._call("GET", "Invoices", tenant_id, params={"where": f'Type=="ACCREC" AND ({refs})'},
+                          what="GET Invoices by References")
+        return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
+
+    def tax_rates(self, tenant_id: str) -> list[TaxRate]:
+        body = self._call("GET", "TaxRates", tenant_id, what="GET TaxRates")
+        return [TaxRate.model_validate(t) for t in body.get("TaxRates", [])]
+
+    def create_invoices(self, tenant_id: str, invoices: Sequence[NewInvoice], *,
+                        idempotency_key: str) -> list[BatchElement]:
+        """PUT up to 50 invoices in one request with summarizeErrors=false: one answer per element, in
+        order (an invoice, or why Xero refused that one). A retried request with the same key replays."""
+        if not 0 < len(invoices) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} invoices, not {len(invoices)}")
+        body = self._call(
+            "PUT", "Invoices", tenant_id, params={"summarizeErrors": "false", "unitdp": "4"},
+            json={"Invoices": [i.to_xero() for i in invoices]}, headers={"Idempotency-Key": idempotency_key[:128]},
+            what="PUT Invoices (batch)",
+        )
+        elements = body.get("Invoices") or []
+        if len(elements) != len(invoices):
+            raise PermanentError("xero_unexpected_response",
+                                 f"Xero answered {len(elements)} elements to a batch of {len(invoices)}")
+        answers = []
+        for element in elements:
+            result = ElementResult.model_validate(element)
+            if result.has_errors:
+                answers.append(BatchElement(invoice=None, errors=validation_messages(element) or ["refused"]))
+                continue
+            try:
+                answers.append(BatchElement(invoice=Invoice.model_validate(element), errors=[]))
+            except ValidationError as exc:
+                answers.append(BatchElement(invoice=None, errors=[f"answer not understood: {exc.error_count()} errors"]))
+        return answers
 
     def create_invoice(self, tenant_id: str, invoice: NewInvoice, *, idempotency_key: str) -> Invoice:
         """PUT one invoice; the Idempotency-Key makes a retried request a replay, not a second invoice."""

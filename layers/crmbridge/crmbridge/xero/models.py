@@ -152,6 +152,16 @@ class Invoice(XeroModel):
     )(parse_xero_datetime)
 
 
+class TaxRate(XeroModel):
+    """One of the organisation's tax rates (GET /TaxRates): the truth for a TaxType's percentage."""
+
+    tax_type: str = Field(alias="TaxType")
+    name: str | None = Field(None, alias="Name")
+    status: str | None = Field(None, alias="Status")
+    effective_rate: Decimal = Field(Decimal(0), alias="EffectiveRate")
+    display_tax_rate: Decimal | None = Field(None, alias="DisplayTaxRate")
+
+
 class ValidationMessage(XeroModel):
     message: str = Field(alias="Message")
 

@@ -1,0 +1,322 @@
+"""Backfill decisions: batching, pacing to Xero's counters, and resuming without creating twice.
+
+The links table is moto's DynamoDB (the claim's conditions are the guard under test); the CRM and Xero
+are in-memory fakes that keep every invoice they were asked to create.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+from crmbridge.config import Settings
+from crmbridge.crm.directory import DealSummary
+from crmbridge.crm.models import CrmDeal, CrmLine, CrmOrganisation
+from crmbridge.errors import RateLimitedError, RetryableError
+from crmbridge.mapping.config import MappingConfig
+from crmbridge.ops.backfill import Backfill, backfill_owner, batch_idempotency_key, chunks
+from crmbridge.ops.golive import GoLive
+from crmbridge.ops.throttle import DailyBudgetReached, Throttle
+from crmbridge.sync.deal_won import ContactIndex, resolve_contact_with
+from crmbridge.sync.links import Links
+from crmbridge.xero.client import BatchElement
+from crmbridge.xero.models import Contact, ContactRef, Invoice, NewContact, NewInvoice
+
+WON = datetime(2026, 3, 2, 10, tzinfo=UTC)
+TENANT = "tenant-1"
+
+
+# ----------------------------------------------------------------------------- fakes
+
+
+class FakeCrm:
+    name = "pipedrive"
+
+    def __init__(self, count: int) -> None:
+        org = CrmOrganisation(id="o1", name="Acme Ltd", email="ap@acme.test")
+        self.deals = {str(i): CrmDeal(id=str(i), title=f"Deal {i}", status="won", value=Decimal(120), currency="GBP",
+                                      won_time=WON, organisation=org,
+                                      lines=[CrmLine(name="Support", quantity=Decimal(1), unit_price=Decimal(100),
+                                                     tax_percent=Decimal(20), tax_method="exclusive")])
+                      for i in range(1, count + 1)}
+        self.written: dict[str, str] = {}
+
+    def won_deals(self, *, won_from=None, won_to=None) -> Iterator[DealSummary]:
+        for deal in self.deals.values():
+            yield DealSummary(id=deal.id, title=deal.title, status="won", value=deal.value, currency="GBP",
+                              won_time=deal.won_time, organisation_id="o1")
+
+    def read_deals(self, deal_ids: Sequence[str]) -> list[CrmDeal]:
+        return [self.deals[d] for d in deal_ids if d in self.deals]
+
+    def set_organisation_contact(self, organisation_id: str, contact_id: str) -> None:
+        pass
+
+    def write_invoice(self, deal_id: str, invoice: Any) -> None:
+        self.written[deal_id] = invoice.invoice_id
+
+
+class FakeXero:
+    def __init__(self) -> None:
+        self.invoices: list[Invoice] = []
+        self.requests: list[str] = []
+        self.lose_answers = 0  # the next N batches are created, but their answer is lost
+        self.refuse_references: set[str] = set()
+        self._ids = itertools.count(1)
+        self.lookups = 0
+
+    def contacts(self, tenant_id: str) -> list[Contact]:
+        return [Contact(ContactID="c-acme", Name="Acme Ltd", EmailAddress="ap@acme.test")]
+
+    def create_invoices(self, tenant_id: str, invoices: Sequence[NewInvoice], *, idempotency_key: str):
+        self.requests.append(idempotency_key)
+        answers = []
+        for new in invoices:
+            if new.reference in self.refuse_references:
+                answers.append(BatchElement(invoice=None, errors=["Account code '999' is not a valid code"]))
+                continue
+            number = next(self._ids)
+            invoice = Invoice(InvoiceID=f"inv-{number}", InvoiceNumber=f"INV-{number:04d}", Type="ACCREC",
+                              Status=new.status, Reference=new.reference,
+                              Contact=ContactRef(ContactID="c-acme", Name="Acme Ltd"))
+            self.invoices.append(invoice)
+            answers.append(BatchElement(invoice=invoice, errors=[]))
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise RetryableError("xero timed out")
+        return answers
+
+    def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]:
+        self.lookups += 1
+        return [i for i in self.invoices if i.reference in set(references)]
+
+
+@pytest.fixture
+def links() -> Iterator[Links]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="eu-west-2")
+        table = dynamodb.create_table(
+            TableName="links", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+        yield Links(table)
+
+
+def backfill(crm: FakeCrm, xero: FakeXero, links: Links, **options: Any) -> Backfill:
+    golive = GoLive(target=None, settings=Settings(), crm=crm, xero=xero, links=links,  # type: ignore[arg-type]
+                    mapping=MappingConfig(default_account_code="200"), tenant_id=TENANT)
+    return Backfill(golive, Throttle(sleep=lambda s: None), **options)
+
+
+# ----------------------------------------------------------------------------- batching
+
+
+def test_deals_go_to_xero_fifty_per_request():
+    # Given 120 deals, When batched, Then 50, 50 and 20
+    assert [len(c) for c in chunks(list(range(120)), 50)] == [50, 50, 20]
+
+
+def test_the_idempotency_key_follows_the_request_body():
+    # Given two batches, one the same as the first
+    one = NewInvoice(Contact=ContactRef(ContactID="c"), Date="2026-03-02", DueDate="2026-04-01", Reference="1",
+                     CurrencyCode="GBP", LineAmountTypes="Exclusive",
+                     LineItems=[{"Description": "x", "Quantity": 1, "UnitAmount": 1, "TaxType": "NONE"}])
+    other = one.model_copy(update={"reference": "2"})
+    # When keyed, Then the same request has the same key (a retry replays) and another has its own
+    assert batch_idempotency_key(TENANT, [one]) == batch_idempotency_key(TENANT, [one])
+    assert batch_idempotency_key(TENANT, [one]) != batch_idempotency_key(TENANT, [one, other])
+    assert len(batch_idempotency_key(TENANT, [one])) <= 128
+
+
+def test_a_backfill_creates_one_invoice_per_deal_in_batches(links):
+    # Given 120 won deals
+    crm, xero = FakeCrm(120), FakeXero()
+    # When backfilled
+    report = backfill(crm, xero, links).run()
+    # Then 3 requests made 120 invoices, each recorded and written back
+    assert (report.created, report.create_requests, len(xero.requests)) == (120, 3, 3)
+    assert sorted(i.reference for i in xero.invoices) == sorted(crm.deals)
+    assert len(crm.written) == 120
+    assert all(links.invoice_for("pipedrive", d).state == "CREATED" for d in crm.deals)
+
+
+def test_a_second_run_creates_nothing(links):
+    # Given a completed backfill
+    crm, xero = FakeCrm(60), FakeXero()
+    backfill(crm, xero, links).run()
+    # When it runs again
+    report = backfill(crm, xero, links).run()
+    # Then every deal is already invoiced and no request is sent
+    assert (report.already_invoiced, report.created, len(xero.requests), len(xero.invoices)) == (60, 0, 2, 60)
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def test_a_run_whose_answer_was_lost_resumes_by_reference_without_creating_twice(links):
+    # Given a backfill whose second batch was created in Xero but never answered, past its retries
+    crm, xero = FakeCrm(120), FakeXero()
+    xero.lose_answers = 0
+    first = backfill(crm, xero, links, retries=0)
+    original = xero.create_invoices
+    calls = itertools.count()
+
+    def lose_second(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 1:
+            xero.lose_answers = 1
+        return original(*args, **kwargs)
+
+    xero.create_invoices = lose_second  # type: ignore[method-assign]
+    stopped = first.run()
+    assert stopped.stopped and stopped.created == 50 and len(xero.invoices) == 100
+    # When the same backfill runs again
+    report = backfill(crm, xero, links).run()
+    # Then the lost batch's 50 invoices are found by Reference and adopted, the rest created: 120 in all
+    assert (report.adopted, report.created, report.already_invoiced) == (50, 20, 50)
+    assert len(xero.invoices) == 120 and len({i.reference for i in xero.invoices}) == 120
+    assert xero.lookups == 1
+
+
+def test_claims_of_a_live_worker_are_left_alone(links):
+    # Given a deal a live worker is invoicing right now
+    crm, xero = FakeCrm(3), FakeXero()
+    links.claim("pipedrive", "2", tenant_id=TENANT, owner="worker-7", now=int(datetime.now(UTC).timestamp()),
+                lease_seconds=60)
+    # When backfilled
+    report = backfill(crm, xero, links).run()
+    # Then that deal is reported busy and not sent
+    assert report.busy == ["2"] and sorted(i.reference for i in xero.invoices) == ["1", "3"]
+
+
+def test_a_refused_invoice_is_released_and_reported(links):
+    # Given Xero refuses one deal's invoice
+    crm, xero = FakeCrm(3), FakeXero()
+    xero.refuse_references = {"2"}
+    # When backfilled
+    report = backfill(crm, xero, links).run()
+    # Then the others are created, the refused one reported with Xero's reason and free to retry
+    assert report.created == 2 and [(f.deal_id, f.reason) for f in report.failed] == [("2", "xero_validation")]
+    assert links.invoice_for("pipedrive", "2") is None
+
+
+def test_the_backfill_takes_its_own_claims_over_at_once(links):
+    # Given a claim the backfill's previous process held when it was killed (lease still running)
+    now = int(datetime.now(UTC).timestamp())
+    links.claim("pipedrive", "1", tenant_id=TENANT, owner=backfill_owner(TENANT), now=now, lease_seconds=300)
+    crm, xero = FakeCrm(1), FakeXero()
+    # When the backfill runs again
+    report = backfill(crm, xero, links).run()
+    # Then it looks the deal up in Xero first (nothing there) and creates it
+    assert (xero.lookups, report.created) == (1, 1)
+
+
+# ----------------------------------------------------------------------------- pacing
+
+
+def answer(minute: int, day: int = 4000, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, headers={"X-MinLimit-Remaining": str(minute), "X-DayLimit-Remaining": str(day)})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def paced(*answers: tuple[float, int], **options: Any) -> tuple[Throttle, Clock]:
+    """A throttle that saw these (time, minute calls left) answers."""
+    clock = Clock()
+    throttle = Throttle(clock=lambda: clock.now, sleep=clock.sleep, **options)
+    for at, left in answers:
+        clock.now = at
+        throttle.observe(TENANT, answer(left))
+    return throttle, clock
+
+
+def test_the_throttle_waits_for_the_window_that_opened_with_the_first_answer():
+    # Given a window first seen at t=1000 and used up at t=1030
+    throttle, clock = paced((1000, 59), (1030, 0))
+    # When another call is due
+    throttle.before_call()
+    # Then it waits until that window must have closed (60 s after it was first seen, plus a margin)
+    assert clock.slept == [pytest.approx(31.0)]
+
+
+def test_the_throttle_does_not_wait_while_calls_are_left():
+    throttle, clock = paced((1000, 10))
+    throttle.before_call()
+    assert clock.slept == []
+
+
+def test_the_throttle_keeps_the_minute_reserve_for_the_live_sync():
+    # Given 5 calls left and a reserve of 5
+    throttle, clock = paced((1000, 5), minute_reserve=5)
+    # When a call is due, Then it waits for the next window
+    throttle.before_call()
+    assert clock.slept
+
+
+def test_a_new_window_is_noticed_when_more_calls_are_left_than_before():
+    # Given a window used down to 3, then an answer showing 58 left (a new window) at t=1050
+    throttle, _ = paced((1000, 3), (1050, 58))
+    # Then the window is dated from that answer
+    assert throttle.window_seen_at == 1050
+
+
+def test_the_daily_budget_stops_the_work():
+    # Given 100 calls left today and a reserve of 100
+    throttle = Throttle(day_reserve=100)
+    throttle.observe(TENANT, answer(50, day=100))
+    # When a call is due, Then the backfill is told to stop
+    with pytest.raises(DailyBudgetReached):
+        throttle.before_call()
+
+
+def test_a_429_waits_what_retry_after_says(links):
+    # Given Xero answers one batch with a minute-limit 429 (Retry-After 7) then accepts it
+    crm, xero = FakeCrm(2), FakeXero()
+    original = xero.create_invoices
+    refused = iter([True])
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        if next(refused, False):
+            raise RateLimitedError("xero rate limit hit", retry_after_seconds=7, problem="minute")
+        return original(*args, **kwargs)
+
+    xero.create_invoices = once  # type: ignore[method-assign]
+    job = backfill(crm, xero, links)
+    waits: list[float] = []
+    job.throttle.sleep = waits.append
+    # When backfilled
+    report = job.run()
+    # Then it waited 7 s and sent the same request again
+    assert waits == [7] and report.created == 2 and len(set(xero.requests)) == 1
+
+
+# ----------------------------------------------------------------------------- contacts from an index
+
+
+def test_the_index_resolves_contacts_as_the_sync_does():
+    index = ContactIndex([Contact(ContactID="c1", Name="ACME Limited", EmailAddress="AP@acme.test"),
+                          Contact(ContactID="c2", Name="Other Co", EmailAddress=None)])
+    by_email = CrmDeal(id="1", title="t", status="won", currency="GBP",
+                       organisation=CrmOrganisation(id="o", name="Anything", email="ap@acme.test"))
+    by_name = CrmDeal(id="2", title="t", status="won", currency="GBP",
+                      organisation=CrmOrganisation(id="o", name="Other Company Ltd"))
+    new = CrmDeal(id="3", title="t", status="won", currency="GBP", organisation=CrmOrganisation(id="o", name="Newco"))
+    assert resolve_contact_with(index, by_email) == ContactRef(ContactID="c1")
+    assert resolve_contact_with(index, by_name) == ContactRef(ContactID="c2")
+    assert isinstance(resolve_contact_with(index, new), NewContact)
