@@ -31,10 +31,11 @@ def local_stack(stack_env_before) -> Iterator[LocalStack]:
         yield stack
 
 
-@pytest.fixture(scope="module")
-def flow() -> Iterator[dict]:
-    """A connected local stack per module, with Pipedrive and Xero drivers (see tests/e2e/flow.py)."""
+@pytest.fixture(scope="module", params=["pipedrive", "hubspot"])
+def flow(request) -> Iterator[dict]:
+    """A connected local stack per module and CRM, with drivers for the CRM and Xero (tests/e2e/flow.py):
+    every test that takes `flow` runs once with each CRM."""
     from tests.e2e.flow import running_flow
 
-    with running_flow() as running:
+    with running_flow(request.param) as running:
         yield running

@@ -1,11 +1,11 @@
-"""Drivers shared by the end-to-end flows: a connected local stack, deals seeded in Pipedrive,
-invoices read from Xero. The people around the bridge act through the emulators, as in the demo.
+"""Drivers shared by the end-to-end flows: a connected local stack running with one CRM, deals seeded
+in that CRM, invoices read from Xero. The people around the bridge act through the emulators, as in the
+demo; flow["crm"] is the stack's CRM (local.demo.CrmDriver), so one test runs against either CRM.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -13,63 +13,63 @@ from typing import Any
 
 import boto3
 import httpx
+import pytest
 
-from local.demo import Pipedrive, Report, Urls, Xero, connect_xero, wait_for
+from local.demo import CrmDriver, HubSpot, Pipedrive, Report, Urls, Xero, connect_xero, crm_driver, wait_for
 from local.stack import LocalStack
+
+CRMS = ("pipedrive", "hubspot")
 
 
 @contextmanager
-def running_flow(**stack_options: Any) -> Iterator[dict[str, Any]]:
-    """The local stack with Xero connected through the real callback, and drivers for both emulators."""
-    with LocalStack.ephemeral(visibility_timeout=2, schedule_speedup=0, **stack_options) as stack:
-        urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"])
+def running_flow(crm: str = "pipedrive", **stack_options: Any) -> Iterator[dict[str, Any]]:
+    """The local stack running with `crm` (its CrmProvider), Xero connected through the real callback, and
+    drivers for the emulators: flow["crm"] is the stack's CRM."""
+    with LocalStack.ephemeral(visibility_timeout=2, schedule_speedup=0, parameters={"CrmProvider": crm},
+                              **stack_options) as stack:
+        urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"],
+                    hubspot=stack.urls.get("hubspot"))
         with open(os.devnull, "w") as discard:
             connect_xero(urls, Report(out=discard))
         xero = Xero(urls.xero)
         xero.sign_in()
         # The bridge and these tests share one Pipedrive token: lift the burst limit for the tests' reads.
         httpx.post(f"{urls.pipedrive}/_emulator/ratelimit", json={"burst_limit": 100000}, timeout=5)
+        if urls.hubspot:
+            httpx.post(f"{urls.hubspot}/_emulator/ratelimit", json={"max_per_interval": 100000}, timeout=5)
         # Many deals a minute, and the tests read Xero too: the per-minute limit is not under test here.
         httpx.post(f"{urls.xero}/_emulator/limits", json={"minute": 100000}, timeout=5)
-        yield {"stack": stack, "urls": urls, "pipedrive": Pipedrive(urls.pipedrive), "xero": xero}
+        yield {"stack": stack, "urls": urls, "crm": crm_driver(crm, urls), "pipedrive": Pipedrive(urls.pipedrive),
+               "hubspot": HubSpot(urls.hubspot) if urls.hubspot else None, "xero": xero}
 
 
-def seed_deal(pipedrive: Pipedrive, *, org: dict | None = None, person_email: str | None = None,
-              lines: list[dict] | None = None, currency: str = "GBP", value: float = 0,
-              status: str = "open") -> tuple[int, int | None]:
-    ref = uuid.uuid4().hex[:8]
-    body: dict[str, Any] = {"deals": [{"ref": "d", "title": f"Deal {ref}", "currency": currency, "value": value,
-                                       "status": status, "products": lines or []}]}
-    if org is not None:
-        body["organizations"] = [{"ref": "o", **org}]
-        body["deals"][0]["org_ref"] = "o"
-    if person_email:
-        body["persons"] = [{"ref": "p", "name": "Pat Buyer", "emails": [{"value": person_email, "primary": True}]}]
-        body["deals"][0]["person_ref"] = "p"
-    body["products"] = []
-    for index, item in enumerate(lines or []):
-        body["products"].append({"ref": f"p{index}", "name": item.pop("name"), "code": item.pop("code", None)})
-        item["product_ref"] = f"p{index}"
-    refs = pipedrive.seed(body)["refs"]
-    return refs["deals"]["d"], refs["organizations"].get("o")
+def only(flow: dict, crm: str) -> None:
+    """For behaviour one CRM has and the other has not: the test is skipped on the other."""
+    if flow["crm"].name != crm:
+        pytest.skip(f"{crm} only")
 
 
-def win(flow: dict, deal_id: int) -> None:
-    flow["pipedrive"].app_update_deal(deal_id, {"status": "won"})
+def seed_deal(crm: CrmDriver, **deal: Any) -> tuple[Any, Any]:
+    """A deal in the CRM (see CrmDriver.seed_deal): (deal id, organisation id or None)."""
+    return crm.seed_deal(**deal)
 
 
-def invoice_number(flow: dict, deal_id: int) -> str:
-    pipedrive = flow["pipedrive"]
-    return wait_for(f"deal {deal_id} invoice number",
-                    lambda: pipedrive.custom(pipedrive.deal(deal_id), "deal", "Xero invoice number"), timeout=30)
+def win(flow: dict, deal_id: Any) -> None:
+    flow["crm"].win(deal_id)
 
 
-def sync_record(flow: dict, deal_id: int) -> dict[str, Any] | None:
+def invoice_number(flow: dict, deal_id: Any) -> str:
+    return wait_for(f"deal {deal_id} invoice number", lambda: flow["crm"].deal_field(deal_id, "invoice_number"),
+                    timeout=30)
+
+
+def sync_record(flow: dict, deal_id: Any) -> dict[str, Any] | None:
     table = boto3.resource("dynamodb").Table(flow["stack"].table_name("LinksTable"))
-    return table.get_item(Key={"pk": f"deal#pipedrive#{deal_id}", "sk": "sync"}).get("Item")
+    return table.get_item(Key={"pk": f"deal#{flow['crm'].name}#{deal_id}", "sk": "sync"}).get("Item")
 
 
 def line(price: str, qty: int = 1, *, tax: int = 20, method: str = "exclusive", **extra) -> dict:
+    """A deal line as CrmDriver.seed_deal takes it (Pipedrive's shape; the HubSpot driver translates it)."""
     return {"name": extra.pop("name", "Service"), "code": extra.pop("code", None), "item_price": float(price), "quantity": qty, "tax": tax,
             "tax_method": method, **extra}
 
