@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
+from local.emulators.common.server import run_in_foreground
 
 from .config import HubSpotConfig
 from .server import HubSpotEmulatorHandle
 
-logger = logging.getLogger("local.emulators.hubspot")
-
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
     config = HubSpotConfig.from_env()
     config.host = "127.0.0.1"
-    handle = HubSpotEmulatorHandle(config)
-    logger.info("HubSpot emulator on %s (portal %s, app %s, webhooks to %s)", handle.url, config.portal_id,
-                config.app_id, config.webhook_url or "nowhere")
-    signal.signal(signal.SIGTERM, lambda *_: handle.stop())
-    try:
-        handle.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
+    run_in_foreground(HubSpotEmulatorHandle(config), f"HubSpot emulator (portal {config.portal_id}, app "
+                                                     f"{config.app_id}, webhooks to {config.webhook_url or 'nowhere'})")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from local.emulators.common.config import id_pairs, optional_url, webhook_delivery_from_env
+
 DEFAULT_PORT = 4030
 DEFAULT_APP_TOKEN = "local-hubspot-token"
 DEFAULT_CLIENT_SECRET = "local-hubspot-secret"
@@ -23,14 +25,6 @@ SALES_OWNER_ID = "81000001"
 HUBSPOT_RETRY_SCHEDULE: tuple[float, ...] = (
     60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 25200,
 )
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    return tuple(float(part) for part in text.split(",") if part.strip())
-
-
-def _off(value: str | None) -> bool:
-    return value is None or value.strip().lower() in ("", "none", "off", "0", "false")
 
 
 @dataclass
@@ -84,18 +78,10 @@ class HubSpotConfig:
         config.port = int(env.get("HUBSPOT_EMULATOR_PORT", DEFAULT_PORT))
         config.app_token = env.get("HUBSPOT_APP_TOKEN") or config.app_token
         config.client_secret = env.get("HUBSPOT_CLIENT_SECRET") or config.client_secret
-        for pair in (env.get("HUBSPOT_EMULATOR_OTHER_TOKENS") or "").split(","):
-            token, _, app = pair.strip().rpartition(":")
-            if token and app.isdigit():
-                config.other_tokens[token] = int(app)
-        url = env.get("HUBSPOT_WEBHOOK_URL")
-        config.webhook_url = None if _off(url) else str(url).strip()
+        config.other_tokens.update(id_pairs(env.get("HUBSPOT_EMULATOR_OTHER_TOKENS")))
+        config.webhook_url = optional_url(env.get("HUBSPOT_WEBHOOK_URL"))
         limits = config.limits
         limits.max_per_interval = int(env.get("HUBSPOT_EMULATOR_RATE_LIMIT", limits.max_per_interval))
         limits.daily = int(env.get("HUBSPOT_EMULATOR_DAILY_LIMIT", limits.daily))
-        hooks = config.webhooks
-        if env.get("HUBSPOT_EMULATOR_WEBHOOK_RETRY_SCHEDULE"):
-            hooks.retry_schedule = _float_list(env["HUBSPOT_EMULATOR_WEBHOOK_RETRY_SCHEDULE"])
-        hooks.retry_scale = float(env.get("HUBSPOT_EMULATOR_WEBHOOK_RETRY_SCALE", hooks.retry_scale))
-        hooks.timeout = float(env.get("HUBSPOT_EMULATOR_WEBHOOK_TIMEOUT", hooks.timeout))
+        webhook_delivery_from_env(config.webhooks, env, "HUBSPOT_EMULATOR_")
         return config

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from flask import Flask
 
-from local.emulators.common import EmulatorCore, ServerHandle, create_app
+from local.emulators.common import EmulatorCore, create_app
+from local.emulators.common.server import EmulatorHandle, with_overrides
 
 from .app import HubSpotEmulator
 from .config import HubSpotConfig
@@ -20,30 +20,14 @@ def create_hubspot_app(config: HubSpotConfig | None = None) -> tuple[Flask, HubS
     return create_app(core, emulator), emulator
 
 
-class HubSpotEmulatorHandle:
-    """A running emulator: `.url`, `.port`, `.stop()`, `.state()`, `.seed()`; also a context manager."""
+class HubSpotEmulatorHandle(EmulatorHandle):
+    """A running emulator (see EmulatorHandle); `.url` is HUBSPOT_API_URL for the bridge, and `.seed()`
+    returns {"refs": {type: {ref: id}}, "pipelines": {label: id}}."""
+
+    config: HubSpotConfig
 
     def __init__(self, config: HubSpotConfig) -> None:
-        self.config = config
-        self.app, self.emulator = create_hubspot_app(config)
-        self.core = self.emulator.core
-        self.store = self.emulator.store
-        self.webhooks = self.emulator.engine
-        self.core.start()
-        try:
-            self._server = ServerHandle(self.app, host=config.host, port=config.port, on_stop=self.core.stop)
-        except BaseException:
-            self.core.stop()
-            raise
-
-    @property
-    def url(self) -> str:
-        """HUBSPOT_API_URL for the bridge (the emulator serves the API at its root, as api.hubapi.com does)."""
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
+        super().__init__(config, *create_hubspot_app(config))
 
     @property
     def token(self) -> str:
@@ -52,37 +36,6 @@ class HubSpotEmulatorHandle:
     @property
     def client_secret(self) -> str:
         return self.config.client_secret
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def wait(self) -> None:
-        self._server.wait()
-
-    def state(self) -> dict:
-        """The same document as GET /_emulator/state, without HTTP."""
-        with self.core.lock:
-            return {
-                "emulator": self.core.name,
-                "clock": self.core.clock.snapshot(),
-                "faults": self.core.faults.snapshot(),
-                "webhooks": self.webhooks.snapshot(),
-                **self.emulator.snapshot(),
-            }
-
-    def seed(self, body: dict) -> dict:
-        """POST /_emulator/seed without HTTP: returns {"refs": {type: {ref: id}}, "pipelines": {label: id}}."""
-        with self.core.lock:
-            return self.emulator.seed(body)
-
-    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
-        return self.webhooks.wait_idle(timeout)
-
-    def __enter__(self) -> HubSpotEmulatorHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start_hubspot_emulator(port: int = 0, host: str = "127.0.0.1", config: HubSpotConfig | None = None,
@@ -94,11 +47,6 @@ def start_hubspot_emulator(port: int = 0, host: str = "127.0.0.1", config: HubSp
     HubSpotConfig field (webhook_url, app_token, client_secret, ...), plus max_per_interval, interval_ms,
     daily (rate limits) and retry_schedule, retry_scale, webhook_timeout, batch_delay (webhook delivery).
     """
-    config = replace(config or HubSpotConfig.from_env(), host=host, port=port)
-    limits = {k: overrides.pop(k) for k in ("max_per_interval", "interval_ms", "daily") if k in overrides}
-    hooks = {k: overrides.pop(k) for k in ("retry_schedule", "retry_scale", "batch_delay") if k in overrides}
-    if "webhook_timeout" in overrides:
-        hooks["timeout"] = overrides.pop("webhook_timeout")
-    config = replace(config, limits=replace(config.limits, **limits), webhooks=replace(config.webhooks, **hooks),
-                     **overrides)
-    return HubSpotEmulatorHandle(config)
+    return HubSpotEmulatorHandle(with_overrides(
+        config or HubSpotConfig.from_env(), overrides, host=host, port=port,
+        limits=("max_per_interval", "interval_ms", "daily"), hooks=("retry_schedule", "retry_scale", "batch_delay")))

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import os
+from local.emulators.common.server import run_in_foreground
 
-from .config import PipedriveConfig
+from .config import INTEGRATION_USER_ID, PipedriveConfig
 from .server import PipedriveEmulatorHandle
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
     config = PipedriveConfig.from_env()
-    handle = PipedriveEmulatorHandle(config)
-    log = logging.getLogger("pipedrive-emulator")
-    log.info("Pipedrive emulator on %s (token user %s, webhook %s)", handle.url, 2, config.webhook_url or "none")
-    try:
-        handle.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
+    config.host = "127.0.0.1"
+    run_in_foreground(PipedriveEmulatorHandle(config), f"Pipedrive emulator (token user {INTEGRATION_USER_ID}, "
+                                                       f"webhook {config.webhook_url or 'none'})")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from local.emulators.common.config import id_pairs, is_off, optional_url, webhook_delivery_from_env
+
 DEFAULT_PORT = 4020
 DEFAULT_TOKEN = "local-pipedrive-token"
 # The salesperson's own API token: for demos and tests that read "as a person", so they do not spend
@@ -18,14 +20,6 @@ SALESPERSON_USER_ID = 1
 
 # Pipedrive's webhook retry policy: a failed first attempt is retried 3 more times, after 3, 30 and 150 s.
 PIPEDRIVE_RETRY_SCHEDULE: tuple[float, ...] = (3.0, 30.0, 150.0)
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    return tuple(float(part) for part in text.split(",") if part.strip())
-
-
-def _off(value: str | None) -> bool:
-    return value is None or value.strip().lower() in ("", "none", "off", "0", "false")
 
 
 @dataclass
@@ -87,13 +81,9 @@ class PipedriveConfig:
         config.api_token = env.get("PIPEDRIVE_API_TOKEN") or config.api_token
         sales = env.get("PIPEDRIVE_SALES_API_TOKEN")
         if sales is not None:
-            config.sales_token = None if _off(sales) else sales
-        for pair in (env.get("PIPEDRIVE_EMULATOR_EXTRA_TOKENS") or "").split(","):
-            token, _, user = pair.strip().rpartition(":")
-            if token and user.isdigit():
-                config.extra_tokens[token] = int(user)
-        url = env.get("PIPEDRIVE_WEBHOOK_URL")
-        config.webhook_url = None if _off(url) else str(url).strip()
+            config.sales_token = None if is_off(sales) else sales
+        config.extra_tokens.update(id_pairs(env.get("PIPEDRIVE_EMULATOR_EXTRA_TOKENS")))
+        config.webhook_url = optional_url(env.get("PIPEDRIVE_WEBHOOK_URL"))
         config.webhook_user = env.get("PIPEDRIVE_WEBHOOK_USER", config.webhook_user)
         config.webhook_password = env.get("PIPEDRIVE_WEBHOOK_PASSWORD", config.webhook_password)
         config.webhook_event_action = env.get("PIPEDRIVE_WEBHOOK_EVENT_ACTION", config.webhook_event_action)
@@ -102,9 +92,5 @@ class PipedriveConfig:
         limits.burst_limit = int(env.get("PIPEDRIVE_EMULATOR_BURST_LIMIT", limits.burst_limit))
         limits.burst_window = float(env.get("PIPEDRIVE_EMULATOR_BURST_WINDOW", limits.burst_window))
         limits.daily_budget = int(env.get("PIPEDRIVE_EMULATOR_DAILY_BUDGET", limits.daily_budget))
-        hooks = config.webhooks
-        if env.get("PIPEDRIVE_EMULATOR_WEBHOOK_RETRY_SCHEDULE"):
-            hooks.retry_schedule = _float_list(env["PIPEDRIVE_EMULATOR_WEBHOOK_RETRY_SCHEDULE"])
-        hooks.retry_scale = float(env.get("PIPEDRIVE_EMULATOR_WEBHOOK_RETRY_SCALE", hooks.retry_scale))
-        hooks.timeout = float(env.get("PIPEDRIVE_EMULATOR_WEBHOOK_TIMEOUT", hooks.timeout))
+        webhook_delivery_from_env(config.webhooks, env, "PIPEDRIVE_EMULATOR_")
         return config

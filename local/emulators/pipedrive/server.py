@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from flask import Flask
 
-from local.emulators.common import EmulatorCore, ServerHandle, create_app
+from local.emulators.common import EmulatorCore, create_app
+from local.emulators.common.server import EmulatorHandle, with_overrides
 
 from .app import PipedriveEmulator
 from .config import PipedriveConfig
@@ -20,63 +20,17 @@ def create_pipedrive_app(config: PipedriveConfig | None = None) -> tuple[Flask, 
     return create_app(core, emulator), emulator
 
 
-class PipedriveEmulatorHandle:
-    """A running emulator: `.url`, `.port`, `.stop()`, `.state()`, `.seed()`; also a context manager."""
+class PipedriveEmulatorHandle(EmulatorHandle):
+    """A running emulator (see EmulatorHandle); `.url` is PIPEDRIVE_API_URL for the bridge."""
+
+    config: PipedriveConfig
 
     def __init__(self, config: PipedriveConfig) -> None:
-        self.config = config
-        self.app, self.emulator = create_pipedrive_app(config)
-        self.core = self.emulator.core
-        self.store = self.emulator.store
-        self.webhooks = self.emulator.engine
-        self.core.start()
-        try:
-            self._server = ServerHandle(self.app, host=config.host, port=config.port, on_stop=self.core.stop)
-        except BaseException:
-            self.core.stop()
-            raise
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
+        super().__init__(config, *create_pipedrive_app(config))
 
     @property
     def token(self) -> str:
         return self.config.api_token
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def wait(self) -> None:
-        self._server.wait()
-
-    def state(self) -> dict:
-        """The same document as GET /_emulator/state, without HTTP."""
-        with self.core.lock:
-            return {
-                "emulator": self.core.name,
-                "clock": self.core.clock.snapshot(),
-                "faults": self.core.faults.snapshot(),
-                "webhooks": self.webhooks.snapshot(),
-                **self.emulator.snapshot(),
-            }
-
-    def seed(self, body: dict) -> dict:
-        with self.core.lock:
-            return self.emulator.seed(body)
-
-    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
-        return self.webhooks.wait_idle(timeout)
-
-    def __enter__(self) -> PipedriveEmulatorHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start_pipedrive_emulator(port: int = 0, host: str = "127.0.0.1", config: PipedriveConfig | None = None,
@@ -87,11 +41,6 @@ def start_pipedrive_emulator(port: int = 0, host: str = "127.0.0.1", config: Pip
     credentials and PIPEDRIVE_WEBHOOK_URL); pass PipedriveConfig() for hermetic defaults. Overrides: any
     PipedriveConfig field (webhook_url, api_token, ...), plus burst_limit, burst_window, daily_budget
     (rate limits) and retry_schedule, retry_scale, webhook_timeout (webhook delivery)."""
-    config = replace(config or PipedriveConfig.from_env(), host=host, port=port)
-    limits = {k: overrides.pop(k) for k in ("burst_limit", "burst_window", "daily_budget") if k in overrides}
-    hooks = {k: overrides.pop(k) for k in ("retry_schedule", "retry_scale") if k in overrides}
-    if "webhook_timeout" in overrides:
-        hooks["timeout"] = overrides.pop("webhook_timeout")
-    config = replace(config, limits=replace(config.limits, **limits), webhooks=replace(config.webhooks, **hooks),
-                     **overrides)
-    return PipedriveEmulatorHandle(config)
+    return PipedriveEmulatorHandle(with_overrides(
+        config or PipedriveConfig.from_env(), overrides, host=host, port=port,
+        limits=("burst_limit", "burst_window", "daily_budget"), hooks=("retry_schedule", "retry_scale")))

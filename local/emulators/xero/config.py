@@ -6,13 +6,10 @@ import os
 from dataclasses import dataclass, field
 
 from local.emulators.common import DEFAULT_RETRY_SCHEDULE
+from local.emulators.common.config import float_list
 
 DEFAULT_PORT = 4010
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:3000/webhooks/xero"
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    return tuple(float(part) for part in text.split(",") if part.strip())
 
 
 @dataclass
@@ -63,7 +60,7 @@ class XeroConfig:
         url = env.get("XERO_WEBHOOK_URL", DEFAULT_WEBHOOK_URL).strip()
         config.webhook_url = None if url.lower() in ("", "none", "off") else url
         if env.get("XERO_EMULATOR_WEBHOOK_RETRY_SCHEDULE"):
-            config.webhook_retry_schedule = _float_list(env["XERO_EMULATOR_WEBHOOK_RETRY_SCHEDULE"])
+            config.webhook_retry_schedule = float_list(env["XERO_EMULATOR_WEBHOOK_RETRY_SCHEDULE"])
         if env.get("XERO_EMULATOR_PUBLIC_URL"):
             config.public_url = env["XERO_EMULATOR_PUBLIC_URL"].rstrip("/")
         limits = config.limits
