@@ -4,17 +4,15 @@ webhook body: canary credentials are planted, a deal goes through, and every cap
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
 
 from tests.e2e.flow import invoice_number, line, running_flow, seed_deal, win
+from tests.function_logs import function_logs_to
 
 pytestmark = pytest.mark.e2e
 
@@ -27,21 +25,6 @@ CANARIES = {
 BODY_CANARY = f"Canary deal title {uuid.uuid4().hex}"
 
 
-@contextlib.contextmanager
-def _function_logs_to(stream: io.StringIO) -> Iterator[None]:
-    """Powertools binds sys.stdout when a logger is created: loggers that an earlier test created still
-    hold the old stream, so point every Powertools handler at the capture too."""
-    handlers = {id(h): h for lg in logging.Logger.manager.loggerDict.values()
-                if isinstance(lg, logging.Logger) and getattr(lg, "powertools_handler", None)
-                for h in lg.handlers if isinstance(h, logging.StreamHandler)}
-    previous = {key: handler.setStream(stream) for key, handler in handlers.items()}
-    try:
-        yield
-    finally:
-        for key, handler in handlers.items():
-            handler.setStream(previous[key])
-
-
 @pytest.fixture(scope="module")
 def captured_run(tmp_path_factory):
     """A whole deal-won flow with canary credentials, its function logs captured."""
@@ -51,8 +34,7 @@ def captured_run(tmp_path_factory):
     log_lines: list[str] = []
     buffer = io.StringIO()
     try:
-        with contextlib.redirect_stdout(buffer), _function_logs_to(buffer), \
-                running_flow(one_invocation_at_a_time=True) as flow:
+        with function_logs_to(buffer), running_flow(one_invocation_at_a_time=True) as flow:
             deal_id, _ = seed_deal(flow["pipedrive"], org={"name": f"Hygiene {uuid.uuid4().hex[:6]} Ltd"},
                                    lines=[line("10.00")])
             flow["pipedrive"].app_update_deal(deal_id, {"title": BODY_CANARY})

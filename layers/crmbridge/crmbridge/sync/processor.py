@@ -110,7 +110,7 @@ class Worker:
         delay = min(self.park_recheck_seconds, max(0, int((until - self.clock()).total_seconds() + 0.999)))
         self.queue.park(message, until=until, delay_seconds=delay)
         self._history(message.command, "parked", error=why)
-        logger.info("command parked", extra={"why": why, "delay_seconds": delay, "attempt": message.attempt + 1})
+        logger.info("command parked", extra={"why": why, "until": until.isoformat(), "delay_seconds": delay, "attempt": message.attempt + 1})
         return Outcome("parked", why)
 
 
