@@ -25,6 +25,7 @@ from crmbridge.ops.cli import run_cli
 from crmbridge.ops.golive import golive
 from crmbridge.ops.target import local_target
 from crmbridge.ops.throttle import Throttle
+from local.credentials import credential
 
 SEED_CHUNK = 500
 
@@ -87,6 +88,43 @@ def pipedrive_state(flow: dict[str, Any]) -> dict[str, Any]:
     state = httpx.get(f"{flow['urls'].pipedrive}/_emulator/state", timeout=60).json()
     return {k: v for k, v in state.items() if k in ("deals", "organizations", "persons", "products", "deal_products",
                                                     "fields", "notes")}
+
+
+def pipedrive_api(flow: dict[str, Any], method: str, path: str, **kwargs: Any) -> Any:
+    """Pipedrive's API with the integration user's token (as the bridge calls it)."""
+    response = httpx.request(method, f"{flow['urls'].pipedrive}{path}", timeout=10,
+                             headers={"x-api-token": credential("PIPEDRIVE_API_TOKEN")}, **kwargs)
+    response.raise_for_status()
+    return response.json().get("data")
+
+
+def win_with_webhook_dropped(flow: dict[str, Any], deal_id: str) -> None:
+    """A salesperson wins the deal, and its webhook never arrives: the delivery is held, then the
+    subscription is removed (as Pipedrive removes a webhook after days of failures), which drops it;
+    the bridge's subscription is registered again afterwards, as an operator would."""
+    base = flow["urls"].pipedrive
+    hooks = pipedrive_api(flow, "GET", "/v1/webhooks")
+    httpx.post(f"{base}/_emulator/webhooks", json={"enabled": False}, timeout=5).raise_for_status()
+    flow["pipedrive"].app_update_deal(int(deal_id), {"status": "won"})
+    for hook in hooks:
+        pipedrive_api(flow, "DELETE", f"/v1/webhooks/{hook['id']}")
+    for hook in hooks:
+        pipedrive_api(flow, "POST", "/v1/webhooks", json={
+            "subscription_url": hook["subscription_url"], "event_action": hook["event_action"],
+            "event_object": hook["event_object"], "name": hook.get("name") or "bridge", "version": "2.0",
+            "http_auth_user": credential("PIPEDRIVE_WEBHOOK_USER"),
+            "http_auth_password": credential("PIPEDRIVE_WEBHOOK_PASSWORD")})
+    httpx.post(f"{base}/_emulator/webhooks", json={"enabled": True}, timeout=5).raise_for_status()
+    deliveries = httpx.get(f"{base}/_emulator/webhooks", timeout=5).json()["deliveries"]
+    assert any(d.get("state") == "dropped" for d in deliveries), "the won deal's webhook was not dropped"
+
+
+def change_line_price(flow: dict[str, Any], deal_id: str, price: float) -> None:
+    """The salesperson edits the deal's first line after it was invoiced."""
+    [item, *_] = pipedrive_api(flow, "GET", f"/api/v2/deals/{deal_id}/products")
+    response = httpx.patch(f"{flow['urls'].pipedrive}/_emulator/app/deals/{deal_id}/products/{item['id']}",
+                           json={"item_price": price}, timeout=10)
+    response.raise_for_status()
 
 
 # ----------------------------------------------------------------------------- Xero

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,9 +23,11 @@ from tests.e2e.flow import running_flow
 from tests.e2e.golive_flow import (
     bridgectl,
     bridgectl_json,
+    change_line_price,
     pipedrive_state,
     seed,
     seed_won_deals,
+    win_with_webhook_dropped,
     xero_control,
     xero_invoices,
     xero_state,
@@ -185,3 +187,62 @@ def test_a_backfill_creates_invoices_in_the_status_asked_for(flow, quiet_xero):
     # Then its invoice is AUTHORISED
     [invoice] = [i for i in xero_invoices(flow) if i["Reference"] == deal_id]
     assert invoice["Status"] == "AUTHORISED"
+
+
+# ----------------------------------------------------------------------------- leakage
+
+
+def test_leakage_finds_nothing_when_every_won_deal_has_its_invoice(flow, quiet_xero):
+    # Given a month whose won deals were all backfilled
+    seed_won_deals(flow, 5, won_time="2025-10-07T10:00:00Z", organisations=2)
+    bridgectl_json(flow, "backfill", "--from", "2025-10-01", "--to", "2025-11-01")
+    # When the leakage report runs on that month
+    report = bridgectl_json(flow, "leakage", "--from", "2025-10-01", "--to", "2025-11-01")
+    # Then it checked them and found nothing
+    assert report["deals_checked"] == 5
+    assert report["findings"] == []
+
+
+def test_leakage_finds_each_planted_problem_and_nothing_else(flow, quiet_xero):
+    # Given a month of five invoiced deals, then: one deal lost after it was invoiced, one whose line was
+    # repriced after it was invoiced, and one won deal never synced (seeded won: no webhook)
+    deals = seed_won_deals(flow, 5, won_time="2025-11-07T10:00:00Z", organisations=2)
+    bridgectl_json(flow, "backfill", "--from", "2025-11-01", "--to", "2025-12-01")
+    lost, repriced = deals[0], deals[1]
+    flow["pipedrive"].app_update_deal(int(lost), {"status": "lost"})
+    change_line_price(flow, repriced, 150.0)
+    [unbilled] = seed_won_deals(flow, 1, won_time="2025-11-20T10:00:00Z", organisations=1)
+    # When the leakage report runs on that month
+    report = bridgectl_json(flow, "leakage", "--from", "2025-11-01", "--to", "2025-12-01", code=1)
+    # Then it reports exactly those three
+    found = sorted((f["kind"], f["deal_id"]) for f in report["findings"])
+    assert found == sorted([("invoice_without_deal", lost), ("amount_mismatch", repriced),
+                            ("won_without_invoice", unbilled)])
+    [mismatch] = [f for f in report["findings"] if f["kind"] == "amount_mismatch"]
+    assert (mismatch["deal_amount"], mismatch["invoice_amount"]) == (180, 120)
+
+
+def test_leakage_finds_a_won_deal_whose_webhook_was_dropped(flow, quiet_xero):
+    # Given an open deal, won by a salesperson while the bridge's webhook delivery was dropped
+    [deal_id] = seed_won_deals(flow, 1, organisations=1)
+    flow["pipedrive"].app_update_deal(int(deal_id), {"status": "open"})
+    today = datetime.now(UTC).date().isoformat()
+    win_with_webhook_dropped(flow, deal_id)
+    flow["stack"].drain(timeout=10)
+    assert not [i for i in xero_invoices(flow) if i["Reference"] == deal_id]
+    # When the leakage report runs (no grace: the deal was won a moment ago)
+    report = bridgectl_json(flow, "leakage", "--from", today, "--grace-minutes", "0", code=1)
+    # Then the deal is reported as won without an invoice
+    assert ("won_without_invoice", deal_id) in {(f["kind"], f["deal_id"]) for f in report["findings"]}
+
+
+def test_the_scheduled_leakage_check_counts_what_it_finds(flow):
+    # Given a deal won two days ago that never reached the bridge
+    won = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    [deal_id] = seed_won_deals(flow, 1, won_time=won, organisations=1)
+    # When the scheduled leakage check runs
+    result = flow["stack"].run_now("LeakageCheckFunction")
+    # Then it reports the deal (its findings are the LeakageFound metric the alarm watches)
+    assert result["won_without_invoice"] >= 1 and result["findings"] >= 1
+    report = bridgectl_json(flow, "leakage", "--days", "3", code=1)
+    assert ("won_without_invoice", deal_id) in {(f["kind"], f["deal_id"]) for f in report["findings"]}

@@ -75,7 +75,7 @@ def test_every_function_logs_to_a_group_with_retention():
         assert props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
 
 
-@pytest.mark.parametrize("logical_id", ["TokenRefresherFunction", "SweeperFunction"])
+@pytest.mark.parametrize("logical_id", ["TokenRefresherFunction", "SweeperFunction", "LeakageCheckFunction"])
 def test_schedules_retry_and_have_a_dead_letter_queue(logical_id):
     [event] = functions(T)[logical_id].events.values()
     assert event["Type"] == "ScheduleV2"
@@ -86,7 +86,7 @@ def test_schedules_retry_and_have_a_dead_letter_queue(logical_id):
 def test_every_alarm_notifies_the_encrypted_topic_cloudwatch_may_publish_to():
     alarms = resources_of_type(T, "AWS::CloudWatch::Alarm")
     assert {"DeadLetterQueueNotEmptyAlarm", "WorkerErrorsAlarm", "WebhookRejectionsAlarm",
-            "TokenRefreshFailureAlarm", "XeroDailyLimitAlarm"} <= alarms.keys()
+            "TokenRefreshFailureAlarm", "XeroDailyLimitAlarm", "LeakageFoundAlarm"} <= alarms.keys()
     for alarm in alarms.values():
         assert {"Ref": "AlarmTopic"} in alarm["Properties"]["AlarmActions"]
     assert props("AlarmTopic")["KmsMasterKeyId"] == {"Ref": "BridgeKey"}
@@ -99,3 +99,18 @@ def test_runtime_is_python_313_with_powertools_environment():
     assert globals_fn["Runtime"] == "python3.13"
     assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} <= globals_fn["Environment"]["Variables"].keys()
     assert RESOURCES["BridgeLayer"]["Metadata"]["BuildMethod"] == "python3.13"
+
+
+def test_leakage_alarm_fires_on_any_finding_of_the_scheduled_check():
+    alarm = props("LeakageFoundAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("XeroCrmBridge", "LeakageFound")
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    check = functions(T)["LeakageCheckFunction"]
+    assert {"LINKS_TABLE", "TOKENS_TABLE", "PIPEDRIVE_SECRET_ARN", "XERO_CREDENTIALS_SECRET_ARN"} <= check.environment.keys()
+
+
+def test_the_leakage_check_only_reads_the_links_table():
+    actions = {action for logical_id, statement in _statements() if logical_id == "LeakageCheckFunction"
+               and statement["Resource"] == {"Fn::GetAtt": ["LinksTable", "Arn"]}
+               for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])}
+    assert actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}

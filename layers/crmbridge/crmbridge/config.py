@@ -57,6 +57,8 @@ class Settings(BaseModel):
     xero_tenant_id: str | None = Field(None, alias="XERO_TENANT_ID")
     park_recheck_seconds: int = Field(900, alias="PARK_RECHECK_SECONDS", ge=1, le=900)
     http_timeout_seconds: float = Field(10.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
+    # The scheduled leakage check looks at deals won in this many days before now.
+    leakage_lookback_days: int = Field(90, alias="LEAKAGE_LOOKBACK_DAYS", ge=1, le=3650)
 
     def require(self, field: str) -> str:
         """The value of an optional field this caller cannot work without."""

@@ -13,7 +13,8 @@ import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -43,6 +44,7 @@ from crmbridge.ops import connect as connect_ops
 from crmbridge.ops import dlq as dlq_ops
 from crmbridge.ops import dryrun as dryrun_ops
 from crmbridge.ops import history as history_ops
+from crmbridge.ops import leakage as leakage_ops
 from crmbridge.ops import mapping as mapping_ops
 from crmbridge.ops import resync as resync_ops
 from crmbridge.ops import status as status_ops
@@ -51,6 +53,7 @@ from crmbridge.ops.common import (
     OpsError,
     ProgressFn,
     duration,
+    jsonable,
     no_progress,
     relative,
     stamp,
@@ -843,6 +846,55 @@ def _render_backfill(run: Run, r: backfill_ops.BackfillReport) -> None:
         run.out.print(f"[red]Stopped early:[/red] {escape(r.stopped)}")
     else:
         run.out.print("[green]Complete.[/green]")
+
+
+@app.command()
+def leakage(
+    ctx: typer.Context,
+    won_from: Annotated[str | None, typer.Option("--from", metavar="DATE", help="First won day (UTC); default: --days ago.")] = None,
+    won_to: Annotated[str | None, typer.Option("--to", metavar="DATE", help="Day after the last won day; default: now.")] = None,
+    days: Annotated[int, typer.Option(min=1, help="Without --from: deals won in this many days before now.")] = 90,
+    tolerance: Annotated[str, typer.Option(help="Amounts closer than this are equal.")] = "0.01",
+    grace_minutes: Annotated[int, typer.Option(
+        min=0, help="Deals won this recently are left out (the live sync may still be invoicing them).")] = 60,
+    tenant: TenantOpt = None, mapping: MappingOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Revenue leakage: won deals without a Xero invoice, invoices whose deal is no longer won, and
+    invoices whose total differs from what the deal would be invoiced for today.
+
+    The same report runs on a schedule (LeakageCheckFunction; LeakageFoundAlarm when it finds any).
+    Fix each finding: a deal without an invoice `bridgectl resync deal ID` (or `test-batch ID`); an
+    invoice without a deal, void it in Xero or win the deal again; an amount that differs, correct the
+    deal or the invoice. Exit code 1 when anything was found.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        now = _now()
+        start = _day(won_from, "--from") or now - timedelta(days=days)
+        try:
+            allowed = Decimal(tolerance)
+        except InvalidOperation as exc:
+            raise run.fail("--tolerance must be an amount such as 0.01", code=2) from exc
+        check = leakage_ops.Leakage(_golive(run, tenant, mapping), tolerance=allowed,
+                                    grace=timedelta(minutes=grace_minutes))
+        with run.progress("comparing deals and invoices") as (progress,):
+            report = check.run(won_from=start, won_to=_day(won_to, "--to"), progress=progress)
+        if as_json:
+            run.emit({**jsonable(report), "counts": report.counts})
+        else:
+            _target_line(run)
+            run.out.print(f"Checked {report.deals_checked} deals won {stamp(report.won_from)} to {stamp(report.won_to)} "
+                          f"and {report.invoices_checked} Xero sales invoices.")
+            table = _table(f"Findings ({len(report.findings)})", "Kind", "Deal", "Invoice", "Detail")
+            for f in report.findings:
+                table.add_row(f"[red]{f.kind}[/red]", _text(f.deal_id), _text(f.invoice_number or f.invoice_id),
+                              _text(f.detail))
+            if not report.findings:
+                table.add_row("[green]none[/green]", "-", "-", "every won deal has its invoice and the amounts agree")
+            run.out.print(table)
+        if report.findings:
+            raise typer.Exit(1)
 
 
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:

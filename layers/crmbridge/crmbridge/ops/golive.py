@@ -46,7 +46,7 @@ _LOCAL_URLS = (("XERO_API_URL", "XERO_EMULATOR_PORT", 4010, "/api.xro/2.0"),
 
 @dataclass
 class GoLive:
-    target: Target
+    target: Target | None  # None inside a deployed function
     settings: Settings
     crm: PipedriveCrm
     xero: XeroClient
@@ -115,3 +115,25 @@ def golive(target: Target, *, tenant_id: str | None = None, mapping_file: str | 
     return GoLive(target=target, settings=settings, crm=crm, xero=xero, links=Links(target.table("LinksTable")),
                   mapping=mapping_for(settings, mapping_file),
                   tenant_id=tenant_id or settings.xero_tenant_id or default_tenant(target))
+
+
+def golive_from_settings(settings: Settings, metric: Callable[[str, float], None]) -> GoLive:
+    """The same, inside a deployed function (functions/leakage_check): from its environment, secrets by
+    ARN, the tokens table and links table by name; the tenant is XERO_TENANT_ID or the only connected one."""
+    from crmbridge.aws import table
+    from crmbridge.http import http_client
+    from crmbridge.secrets import load_secret
+    from crmbridge.sync.wiring import day_limit_metric, tenant_resolver
+    from crmbridge.tokens.wiring import token_manager
+
+    if settings.crm_provider != "pipedrive":
+        raise ConfigError(f"the leakage check supports Pipedrive; CRM_PROVIDER is {settings.crm_provider}")
+    http = http_client(settings.http_timeout_seconds)
+    tokens = token_manager(settings, metric)
+    secret = load_secret(PipedriveSecret, settings.require("pipedrive_secret_arn"), max_age=settings.secrets_max_age_seconds)
+    crm = PipedriveCrm(http, settings.pipedrive_api_url, secret.api_token.get_secret_value())
+    xero = XeroClient(http, settings.xero_api_url, tokens, on_response=day_limit_metric(metric))
+    tenant_id = tenant_resolver(settings, tokens.store)(None)  # type: ignore[arg-type]
+    return GoLive(target=None, settings=settings, crm=crm, xero=xero,
+                  links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
+                  tenant_id=tenant_id)

@@ -123,19 +123,29 @@ class Links:
                 return None
             raise
 
-    def invoices_for(self, crm: str, deal_ids: list[str]) -> dict[str, InvoiceLink]:
-        """The invoice items of many deals (100 per BatchGetItem), by deal id; deals without one are absent."""
-        found: dict[str, InvoiceLink] = {}
+    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Items by key, 100 per BatchGetItem, unprocessed keys asked again."""
+        items: list[dict[str, Any]] = []
         client, name = self._table.meta.client, self._table.name
-        for start in range(0, len(deal_ids), 100):
-            keys = [{"pk": deal_pk(crm, d), "sk": self.INVOICE} for d in dict.fromkeys(deal_ids[start:start + 100])]
-            request = {name: {"Keys": keys, "ConsistentRead": True}}
+        unique = list({(k["pk"], k["sk"]): k for k in keys}.values())
+        for start in range(0, len(unique), 100):
+            request: dict[str, Any] = {name: {"Keys": unique[start:start + 100], "ConsistentRead": True}}
             while request:
                 answer = client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(name, []):
-                    found[item["pk"].split("#", 2)[2]] = _link_of(item)
+                items.extend(answer.get("Responses", {}).get(name, []))
                 request = answer.get("UnprocessedKeys") or {}
-        return found
+        return items
+
+    def invoices_for(self, crm: str, deal_ids: list[str]) -> dict[str, InvoiceLink]:
+        """The invoice items of many deals, by deal id; deals without one are absent."""
+        items = self._batch_get([{"pk": deal_pk(crm, d), "sk": self.INVOICE} for d in deal_ids])
+        return {item["pk"].split("#", 2)[2]: _link_of(item) for item in items}
+
+    def deals_for_invoices(self, tenant_id: str, invoice_ids: list[str]) -> dict[str, DealRef]:
+        """The deal each of many invoices belongs to, by invoice id; unlinked invoices are absent."""
+        items = self._batch_get([{"pk": invoice_pk(tenant_id, i), "sk": "deal"} for i in invoice_ids])
+        return {item["pk"].split("#", 2)[2]: DealRef(crm=item["crm"], deal_id=item["deal_id"],
+                                                   organisation_id=item.get("organisation_id")) for item in items}
 
     def release(self, crm: str, deal_id: str, owner: str) -> None:
         """Give up a claim before anything was sent to Xero (the attempt failed in validation)."""

@@ -16,7 +16,7 @@ from crmbridge.xero.models import Contact, ElementResult, Invoice, NewInvoice, T
 
 SERVICE = "xero"
 MAX_BATCH = 50  # elements per POST/PUT, as Xero advises
-CONTACTS_PAGE_SIZE = 1000
+PAGE_SIZE = 1000  # pageSize asked for; a server that caps it lower only means more pages
 
 
 @dataclass(frozen=True)
@@ -127,20 +127,30 @@ class XeroClient:
         body = self._call("GET", f"Contacts/{contact_id}", tenant_id, what="GET Contacts/{id}")
         return Contact.model_validate(body["Contacts"][0])
 
-    def contacts(self, tenant_id: str, *, page_size: int = CONTACTS_PAGE_SIZE) -> list[Contact]:
-        """Every contact of the organisation (archived ones included), page by page."""
-        found: list[Contact] = []
+    def _all_pages(self, resource: str, tenant_id: str, params: dict[str, Any], *, page_size: int) -> list[dict[str, Any]]:
+        """Every element of a paged listing: `pagination.pageCount` says when to stop (else a short page)."""
+        found: list[dict[str, Any]] = []
         page = 1
         while True:
-            body = self._call("GET", "Contacts", tenant_id, params={"page": page, "pageSize": page_size,
-                                                                    "includeArchived": "true"},
-                              what="GET Contacts page")
-            batch = [Contact.model_validate(c) for c in body.get("Contacts", [])]
+            body = self._call("GET", resource, tenant_id, params={**params, "page": page, "pageSize": page_size},
+                              what=f"GET {resource} page")
+            batch = body.get(resource) or []
             found.extend(batch)
             pages = (body.get("pagination") or {}).get("pageCount")
-            if not batch or (pages is not None and page >= int(pages)):
+            if not batch or (pages is not None and page >= int(pages)) or (pages is None and len(batch) < page_size):
                 return found
             page += 1
+
+    def contacts(self, tenant_id: str, *, page_size: int = PAGE_SIZE) -> list[Contact]:
+        """Every contact of the organisation (archived ones included), page by page."""
+        return [Contact.model_validate(c) for c in
+                self._all_pages("Contacts", tenant_id, {"includeArchived": "true"}, page_size=page_size)]
+
+    def sales_invoices(self, tenant_id: str, *, where: str | None = None, page_size: int = PAGE_SIZE) -> list[Invoice]:
+        """Every sales invoice (with its lines), optionally narrowed by a `where` expression."""
+        query = 'Type=="ACCREC"' + (f" AND {where}" if where else "")
+        return [Invoice.model_validate(i) for i in
+                self._all_pages("Invoices", tenant_id, {"where": query}, page_size=page_size)]
 
     def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]:
         """Sales invoices whose Reference is any of these, in one call (a `where` of ORs)."""
