@@ -39,6 +39,7 @@ from rich.progress import (
 from rich.table import Table
 
 from crmbridge.errors import BridgeError
+from crmbridge.ops import audit as audit_ops
 from crmbridge.ops import backfill as backfill_ops
 from crmbridge.ops import connect as connect_ops
 from crmbridge.ops import dlq as dlq_ops
@@ -664,6 +665,57 @@ def _check_status(run: Run, status: str) -> str:
 
 def _money(value: Any) -> str:
     return "-" if value is None else f"{value:,.2f}"
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    examples: Annotated[int, typer.Option(min=1, help="Examples shown per check (the CSV has them all).")] = 10,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", metavar="FILE", help="Also write every finding to this CSV file ('-' for stdout instead of tables).")] = None,
+    tenant: TenantOpt = None, mapping: MappingOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Before going live: what to clean in the CRM and Xero, with counts and examples.
+
+    Reads (never changes) every CRM organisation, person and product and every Xero contact, and
+    reports: organisations that look like duplicates (same normalised name or email domain), records
+    missing what an invoice needs (billing email, address, country for tax), products no mapping rule
+    matches, organisations that would match more than one Xero contact, and organisations the sync
+    would create a duplicate Xero contact for. Fix, then audit again; then `dry-run` a few deals.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        with run.progress("reading the CRM and Xero") as (progress,):
+            report = audit_ops.audit(_golive(run, tenant, mapping), progress=progress)
+        if csv_file is not None and str(csv_file) == "-":
+            audit_ops.write_csv(report, run.out.file)
+            return
+        if csv_file is not None:
+            with csv_file.open("w", newline="") as out:
+                audit_ops.write_csv(report, out)
+        if as_json:
+            run.emit({**jsonable(report), "counts": report.counts})
+            return
+        _target_line(run)
+        run.out.print(f"Read {report.organisations} organisations, {report.persons} persons, {report.products} "
+                      f"products and {report.xero_contacts} Xero contacts.")
+        summary = _table("Audit", "Check", "Found")
+        for check, title in audit_ops.CHECKS.items():
+            count = report.counts[check]
+            summary.add_row(title, f"[red]{count}[/red]" if count else "[green]0[/green]")
+        run.out.print(summary)
+        for check, title in audit_ops.CHECKS.items():
+            found = [f for f in report.findings if f.check == check]
+            if not found:
+                continue
+            table = _table(f"{title}: {len(found)}" + (f" (first {examples})" if len(found) > examples else ""),
+                           "Subject", "Detail")
+            for f in found[:examples]:
+                table.add_row(_text(f.subject), _text(f.detail))
+            run.out.print(table)
+        if csv_file is not None:
+            run.out.print(f"[dim]Every finding written to {escape(str(csv_file))}.[/dim]")
 
 
 @app.command("dry-run")
