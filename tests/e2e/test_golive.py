@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from crmbridge.ops.backfill import Backfill
@@ -167,6 +168,18 @@ def test_a_backfill_of_1000_deals_interrupted_halfway_resumes_and_creates_each_i
     # And every deal shows its invoice number in Pipedrive
     sample = flow["pipedrive"].deal(int(deal_ids[777]))
     assert flow["pipedrive"].custom(sample, "deal", "Xero invoice number")
+
+
+def test_xeros_webhooks_about_backfilled_drafts_cost_the_worker_one_read_each(flow):
+    # Given Xero's webhooks on, When two deals are backfilled as DRAFT and the worker has run
+    deal_ids = seed_won_deals(flow, 2, won_time="2025-07-05T10:00:00Z", organisations=1)
+    bridgectl_json(flow, "backfill", "--from", "2025-07-01", "--to", "2025-08-01")
+    httpx.post(f"{flow['urls'].xero}/_emulator/webhooks/wait", json={"timeout": 10}, timeout=15)
+    flow["stack"].drain(timeout=20)
+    # Then each invoice's event found its state already written (stale: no second write-back)
+    for invoice in [i for i in xero_invoices(flow) if i["Reference"] in deal_ids]:
+        history = bridgectl_json(flow, "history", "invoice", invoice["InvoiceID"])
+        assert [e["summary"].get("outcome") for e in history["entries"]] == ["stale"]
 
 
 def test_a_backfill_skips_deals_the_live_sync_invoiced(flow, quiet_xero):

@@ -85,7 +85,7 @@ class FakeXero:
                 continue
             number = next(self._ids)
             invoice = Invoice(InvoiceID=f"inv-{number}", InvoiceNumber=f"INV-{number:04d}", Type="ACCREC",
-                              Status=new.status, Reference=new.reference,
+                              Status=new.status, Reference=new.reference, UpdatedDateUTC=WON,
                               Contact=ContactRef(ContactID="c-acme", Name="Acme Ltd"))
             self.invoices.append(invoice)
             answers.append(BatchElement(invoice=invoice, errors=[]))
@@ -147,6 +147,22 @@ def test_a_backfill_creates_one_invoice_per_deal_in_batches(links):
     assert sorted(i.reference for i in xero.invoices) == sorted(crm.deals)
     assert len(crm.written) == 120
     assert all(links.invoice_for("pipedrive", d).state == "CREATED" for d in crm.deals)
+
+
+def test_a_draft_written_back_is_recorded_as_the_crms_invoice_state(links):
+    # Given a backfilled deal (DRAFT), When Xero's webhook about the new invoice reaches the worker
+    crm, xero = FakeCrm(1), FakeXero()
+    backfill(crm, xero, links).run()
+    # Then the links table already holds the state the CRM has, so the worker has nothing to write
+    assert links.invoice_state(TENANT, xero.invoices[0].invoice_id) == (WON.isoformat(), "DRAFT")
+
+
+def test_an_authorised_invoice_leaves_its_state_to_the_worker(links):
+    # Given an AUTHORISED backfill (it moves the customer's balance, which the worker writes)
+    crm, xero = FakeCrm(1), FakeXero()
+    backfill(crm, xero, links, status="AUTHORISED").run()
+    # Then no state is recorded: the worker's run on Xero's webhook writes status and balance
+    assert links.invoice_state(TENANT, xero.invoices[0].invoice_id) is None
 
 
 def test_a_second_run_creates_nothing(links):

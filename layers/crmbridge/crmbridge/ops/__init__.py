@@ -7,5 +7,9 @@ imports typer and rich, which the Lambda layer does not ship).
 - resync: enqueue a deal or an invoice again;
 - history: a deal's or invoice's sync history, record and links;
 - connect: the Xero authorization URL;
-- mapping: mapping document validation with explanations.
+- mapping: mapping document validation with explanations;
+- going live (golive builds what they share from a target): audit (records to clean first), dryrun
+  (the exact invoices, nothing created), testbatch (a few deals for real, with a checklist), backfill
+  (won deals of a period, 50 invoices per Xero request, paced by throttle, resumable) and leakage (won
+  deals without an invoice, invoices without a deal, amounts that differ; also on a schedule).
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
@@ -51,6 +51,14 @@ def batch_idempotency_key(tenant_id: str, invoices: Sequence[NewInvoice]) -> str
     """The same request, the same key: a retry replays; a different batch is a new request."""
     body = json.dumps([i.to_xero() for i in invoices], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"invoices:{tenant_id}:{body}".encode()).hexdigest()
+
+
+def _draft_state(invoice: Invoice) -> tuple[str, str] | None:
+    """The state just written to the CRM, for a DRAFT (which moves no balance): recorded, Xero's webhook
+    about the new invoice costs the worker one read and no write."""
+    if invoice.status != "DRAFT" or invoice.updated_date_utc is None:
+        return None
+    return invoice.updated_date_utc.astimezone(UTC).isoformat(), invoice.status
 
 
 def chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
@@ -272,7 +280,7 @@ class Backfill:
                     golive.crm.set_organisation_contact(org.id, contact_id)
                     contacts_set.add(org.id)
                 golive.crm.write_invoice(deal.id, write_back_of(invoice))
-                written.append(record)
+                written.append(replace(record, state=_draft_state(invoice)))
             except (PermanentError, RetryableError) as exc:
                 logger.warning("write-back failed", extra={"deal_id": deal.id, "error": exc.message})
                 report.write_back_failed.append(deal.id)

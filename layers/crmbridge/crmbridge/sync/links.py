@@ -59,6 +59,9 @@ class Created:
     contact_id: str | None
     organisation_id: str | None
     won_time: str | None = None
+    # The invoice state written to the CRM with it (UpdatedDateUTC ISO, status), if any: a Xero webhook
+    # about that same state then finds it recorded and costs one read instead of a second write-back.
+    state: tuple[str, str] | None = None
 
 
 def _created_items(crm: str, tenant_id: str, created: Created, *, at: str, written_back: bool) -> list[dict[str, Any]]:
@@ -72,6 +75,9 @@ def _created_items(crm: str, tenant_id: str, created: Created, *, at: str, writt
     if created.contact_id and created.organisation_id:
         items.append({"pk": contact_pk(tenant_id, created.contact_id), "sk": "organisation", "crm": crm,
                       "organisation_id": created.organisation_id, "created_at": at})
+    if created.state and written_back:
+        items.append({"pk": invoice_pk(tenant_id, created.invoice_id), "sk": "state", "updated": created.state[0],
+                      "status": created.state[1]})
     return items
 
 
