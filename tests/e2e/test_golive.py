@@ -20,6 +20,7 @@ from crmbridge.ops.backfill import Backfill
 from crmbridge.ops.golive import golive
 from crmbridge.ops.target import local_target
 from crmbridge.ops.throttle import Throttle
+from tests.conftest import load_event
 from tests.e2e.flow import running_flow
 from tests.e2e.golive_flow import (
     bridgectl,
@@ -253,9 +254,12 @@ def test_the_scheduled_leakage_check_counts_what_it_finds(flow):
     # Given a deal won two days ago that never reached the bridge
     won = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     [deal_id] = seed_won_deals(flow, 1, won_time=won, organisations=1)
-    # When the scheduled leakage check runs
+    # When the scheduled leakage check runs, and again with the sample event of events/
     result = flow["stack"].run_now("LeakageCheckFunction")
+    spec = flow["stack"].scheduler.find("LeakageCheckFunction").function
+    again = flow["stack"].runtime.invoke(spec, load_event("leakage_check_scheduled"))
     # Then it reports the deal (its findings are the LeakageFound metric the alarm watches)
     assert result["won_without_invoice"] >= 1 and result["findings"] >= 1
+    assert again["won_without_invoice"] == result["won_without_invoice"]
     report = bridgectl_json(flow, "leakage", "--days", "3", code=1)
     assert ("won_without_invoice", deal_id) in {(f["kind"], f["deal_id"]) for f in report["findings"]}
