@@ -7,108 +7,31 @@ are in-memory fakes that keep every invoice they were asked to create.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from moto import mock_aws
 
 from crmbridge.config import Settings
-from crmbridge.crm.directory import DealSummary
-from crmbridge.crm.models import CrmDeal, CrmLine, CrmOrganisation
-from crmbridge.errors import RateLimitedError, RetryableError
+from crmbridge.crm.models import CrmDeal, CrmOrganisation
+from crmbridge.errors import RateLimitedError
 from crmbridge.mapping.config import MappingConfig
 from crmbridge.ops.backfill import Backfill, backfill_owner, batch_idempotency_key, chunks
 from crmbridge.ops.golive import GoLive
 from crmbridge.ops.throttle import DailyBudgetReached, Throttle
 from crmbridge.sync.deal_won import ContactIndex, resolve_contact_with
 from crmbridge.sync.links import Links
-from crmbridge.xero.client import BatchElement
-from crmbridge.xero.models import Contact, ContactRef, Invoice, NewContact, NewInvoice
-
-WON = datetime(2026, 3, 2, 10, tzinfo=UTC)
-TENANT = "tenant-1"
-
-
-# ----------------------------------------------------------------------------- fakes
-
-
-class FakeCrm:
-    name = "pipedrive"
-
-    def __init__(self, count: int) -> None:
-        org = CrmOrganisation(id="o1", name="Acme Ltd", email="ap@acme.test")
-        self.deals = {str(i): CrmDeal(id=str(i), title=f"Deal {i}", status="won", value=Decimal(120), currency="GBP",
-                                      won_time=WON, organisation=org,
-                                      lines=[CrmLine(name="Support", quantity=Decimal(1), unit_price=Decimal(100),
-                                                     tax_percent=Decimal(20), tax_method="exclusive")])
-                      for i in range(1, count + 1)}
-        self.written: dict[str, str] = {}
-
-    def won_deals(self, *, won_from=None, won_to=None) -> Iterator[DealSummary]:
-        for deal in self.deals.values():
-            yield DealSummary(id=deal.id, title=deal.title, status="won", value=deal.value, currency="GBP",
-                              won_time=deal.won_time, organisation_id="o1")
-
-    def read_deals(self, deal_ids: Sequence[str]) -> list[CrmDeal]:
-        return [self.deals[d] for d in deal_ids if d in self.deals]
-
-    def set_organisation_contact(self, organisation_id: str, contact_id: str) -> None:
-        pass
-
-    def write_invoice(self, deal_id: str, invoice: Any) -> None:
-        self.written[deal_id] = invoice.invoice_id
-
-
-class FakeXero:
-    def __init__(self) -> None:
-        self.invoices: list[Invoice] = []
-        self.requests: list[str] = []
-        self.lose_answers = 0  # the next N batches are created, but their answer is lost
-        self.refuse_references: set[str] = set()
-        self._ids = itertools.count(1)
-        self.lookups = 0
-
-    def contacts(self, tenant_id: str) -> list[Contact]:
-        return [Contact(ContactID="c-acme", Name="Acme Ltd", EmailAddress="ap@acme.test")]
-
-    def create_invoices(self, tenant_id: str, invoices: Sequence[NewInvoice], *, idempotency_key: str):
-        self.requests.append(idempotency_key)
-        answers = []
-        for new in invoices:
-            if new.reference in self.refuse_references:
-                answers.append(BatchElement(invoice=None, errors=["Account code '999' is not a valid code"]))
-                continue
-            number = next(self._ids)
-            invoice = Invoice(InvoiceID=f"inv-{number}", InvoiceNumber=f"INV-{number:04d}", Type="ACCREC",
-                              Status=new.status, Reference=new.reference, UpdatedDateUTC=WON,
-                              Contact=ContactRef(ContactID="c-acme", Name="Acme Ltd"))
-            self.invoices.append(invoice)
-            answers.append(BatchElement(invoice=invoice, errors=[]))
-        if self.lose_answers:
-            self.lose_answers -= 1
-            raise RetryableError("xero timed out")
-        return answers
-
-    def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]:
-        self.lookups += 1
-        return [i for i in self.invoices if i.reference in set(references)]
+from crmbridge.xero.models import Contact, ContactRef, NewContact, NewInvoice
+from tests.unit.test_ops_fakes import TENANT, WON, FakeCrm, FakeXero, links_table
 
 
 @pytest.fixture
 def links() -> Iterator[Links]:
     with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="eu-west-2")
-        table = dynamodb.create_table(
-            TableName="links", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
-        yield Links(table)
+        yield Links(links_table())
 
 
 def backfill(crm: FakeCrm, xero: FakeXero, links: Links, **options: Any) -> Backfill:

@@ -84,7 +84,8 @@ def test_every_command_has_help_that_says_what_and_when():
     commands = _commands(typer.main.get_command(cli.app))
     assert {c for c in commands if len(c) >= 1} >= {
         ("status",), ("connect",), ("dlq", "list"), ("dlq", "show"), ("dlq", "redrive"), ("resync", "deal"),
-        ("resync", "invoice"), ("history", "deal"), ("history", "invoice"), ("mapping", "validate")}
+        ("resync", "invoice"), ("history", "deal"), ("history", "invoice"), ("mapping", "validate"),
+        ("audit",), ("dry-run",), ("test-batch",), ("backfill",), ("leakage",)}
     for command in commands:
         code, out = help_of(*command)
         assert code == 0 and "Usage" in out, command
@@ -180,3 +181,18 @@ def test_operator_errors_are_one_line_and_exit_1(monkeypatch):
     code, _, err = run("status")
     assert code == 1 and "cannot reach http://127.0.0.1:9" in err and "make local" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ("backfill", "--status", "PAID"),
+    ("test-batch",),
+    ("test-batch", "12", "--pick", "3"),
+    ("leakage", "--tolerance", "a penny"),
+    ("dry-run", "12", "--status", "VOIDED"),
+])
+def test_go_live_commands_refuse_bad_arguments_before_touching_anything(world, args):
+    # Given the go-live commands, When called with arguments they cannot use
+    code, _, err = run(*args)
+    # Then they exit 2 with what is wrong, before resolving a target
+    assert code == 2 and err
+    assert world["calls"] == []

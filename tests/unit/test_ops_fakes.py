@@ -4,9 +4,22 @@ test_ops_* modules (this one holds no tests). Only what the ops modules call is 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import boto3
+
+from crmbridge.crm.directory import DealSummary
+from crmbridge.crm.models import CrmDeal, CrmLine, CrmOrganisation
+from crmbridge.errors import RetryableError
 from crmbridge.ops.target import Target
+from crmbridge.xero.client import BatchElement
+from crmbridge.xero.models import Contact, ContactRef, Invoice, NewInvoice, TaxRate
+
+WON = datetime(2026, 3, 2, 10, tzinfo=UTC)
+TENANT = "tenant-1"
 
 
 class FakeSqs:
@@ -165,3 +178,87 @@ def fake_target(sqs: FakeSqs | None = None, tables: dict[str, FakeTable] | None 
 def standard_tables() -> dict[str, FakeTable]:
     return {"LinksTable": FakeTable("pk", "sk"), "SyncHistoryTable": FakeTable("pk", "sk"),
             "TokensTable": FakeTable("tenant_id")}
+
+
+# ----------------------------------------------------------------------------- go-live: CRM, Xero, links
+
+
+class FakeCrm:
+    name = "pipedrive"
+
+    def __init__(self, count: int) -> None:
+        org = CrmOrganisation(id="o1", name="Acme Ltd", email="ap@acme.test")
+        self.deals = {str(i): CrmDeal(id=str(i), title=f"Deal {i}", status="won", value=Decimal(120), currency="GBP",
+                                      won_time=WON, organisation=org,
+                                      lines=[CrmLine(name="Support", quantity=Decimal(1), unit_price=Decimal(100),
+                                                     tax_percent=Decimal(20), tax_method="exclusive")])
+                      for i in range(1, count + 1)}
+        self.written: dict[str, str] = {}
+
+    def won_deals(self, *, won_from=None, won_to=None) -> Iterator[DealSummary]:
+        for deal in self.deals.values():
+            if deal.status != "won" or (won_from and deal.won_time < won_from) or (won_to and deal.won_time >= won_to):
+                continue
+            yield DealSummary(id=deal.id, title=deal.title, status="won", value=deal.value, currency="GBP",
+                              won_time=deal.won_time, organisation_id="o1")
+
+    def read_deals(self, deal_ids: Sequence[str]) -> list[CrmDeal]:
+        return [self.deals[d] for d in deal_ids if d in self.deals]
+
+    def set_organisation_contact(self, organisation_id: str, contact_id: str) -> None:
+        pass
+
+    def write_invoice(self, deal_id: str, invoice: Any) -> None:
+        self.written[deal_id] = invoice.invoice_id
+
+
+class FakeXero:
+    def __init__(self) -> None:
+        self.invoices: list[Invoice] = []
+        self.requests: list[str] = []
+        self.lose_answers = 0  # the next N batches are created, but their answer is lost
+        self.refuse_references: set[str] = set()
+        self._ids = itertools.count(1)
+        self.lookups = 0
+
+    def contacts(self, tenant_id: str) -> list[Contact]:
+        return [Contact(ContactID="c-acme", Name="Acme Ltd", EmailAddress="ap@acme.test")]
+
+    def create_invoices(self, tenant_id: str, invoices: Sequence[NewInvoice], *, idempotency_key: str):
+        self.requests.append(idempotency_key)
+        answers = []
+        for new in invoices:
+            if new.reference in self.refuse_references:
+                answers.append(BatchElement(invoice=None, errors=["Account code '999' is not a valid code"]))
+                continue
+            number = next(self._ids)
+            invoice = Invoice(InvoiceID=f"inv-{number}", InvoiceNumber=f"INV-{number:04d}", Type="ACCREC",
+                              Status=new.status, Reference=new.reference, UpdatedDateUTC=WON, CurrencyCode="GBP",
+                              Total=sum((i.quantity * i.unit_amount for i in new.line_items), Decimal(0)) * Decimal("1.2"),
+                              Contact=ContactRef(ContactID="c-acme", Name="Acme Ltd"))
+            self.invoices.append(invoice)
+            answers.append(BatchElement(invoice=invoice, errors=[]))
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise RetryableError("xero timed out")
+        return answers
+
+    def sales_invoices(self, tenant_id: str) -> list[Invoice]:
+        return list(self.invoices)
+
+    def tax_rates(self, tenant_id: str) -> list[TaxRate]:
+        return [TaxRate(TaxType="OUTPUT2", EffectiveRate=Decimal(20)), TaxRate(TaxType="NONE", EffectiveRate=Decimal(0))]
+
+    def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]:
+        self.lookups += 1
+        return [i for i in self.invoices if i.reference in set(references)]
+
+
+def links_table() -> Any:
+    """The links table in moto (call inside mock_aws)."""
+    dynamodb = boto3.resource("dynamodb", region_name="eu-west-2")
+    return dynamodb.create_table(
+        TableName="links", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
