@@ -36,6 +36,13 @@ def findings(golive: GoLive, **options) -> list[tuple[str, str | None]]:
     return sorted((f.kind, f.deal_id) for f in report.findings)
 
 
+def reprice(crm: FakeCrm, deal_id: str, price: str) -> None:
+    """The salesperson changes the deal's line after it was invoiced."""
+    line = CrmLine(name="Support", quantity=Decimal(1), unit_price=Decimal(price), tax_percent=Decimal(20),
+                   tax_method="exclusive")
+    crm.deals[deal_id] = crm.deals[deal_id].model_copy(update={"lines": [line]})
+
+
 def test_invoiced_deals_leak_nothing(world):
     _, _, golive = world
     assert findings(golive) == []
@@ -61,9 +68,7 @@ def test_an_invoice_whose_deal_was_lost_is_found(world):
 
 def test_a_deal_repriced_after_invoicing_differs_in_amount(world):
     crm, _, golive = world
-    line = CrmLine(name="Support", quantity=Decimal(1), unit_price=Decimal(150), tax_percent=Decimal(20),
-                   tax_method="exclusive")
-    crm.deals["3"] = crm.deals["3"].model_copy(update={"lines": [line]})
+    reprice(crm, "3", "150")
     report = Leakage(golive, clock=lambda: WON + timedelta(days=1)).run()
     [finding] = report.findings
     assert (finding.kind, finding.deal_id, finding.deal_amount, finding.invoice_amount) == \
@@ -72,9 +77,7 @@ def test_a_deal_repriced_after_invoicing_differs_in_amount(world):
 
 def test_a_difference_within_the_tolerance_is_not_a_finding(world):
     crm, _, golive = world
-    line = CrmLine(name="Support", quantity=Decimal(1), unit_price=Decimal("100.01"), tax_percent=Decimal(20),
-                   tax_method="exclusive")
-    crm.deals["3"] = crm.deals["3"].model_copy(update={"lines": [line]})
+    reprice(crm, "3", "100.01")
     assert findings(golive, tolerance=Decimal("0.05")) == []
     assert findings(golive, tolerance=Decimal("0.001")) == [("amount_mismatch", "3")]
 
