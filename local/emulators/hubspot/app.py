@@ -27,9 +27,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
 
-from local.emulators.common import EmulatorCore, FaultRule, fault_after, fault_before, json_response, jsonutil
+from local.emulators.common import EmulatorCore, FaultRule, json_response, jsonutil
+from local.emulators.common.http import (
+    api_headers,
+    install_api_errors,
+    install_api_gate,
+    install_seed_and_rate_limit_control,
+    locked_route,
+)
 
 from .config import SALES_USER_ID, HubSpotConfig
 from .errors import ApiError, not_found, rate_limited, unauthenticated, validation_error
@@ -163,59 +169,26 @@ class HubSpotEmulator:
 
         def rate_limit_shape(rule: FaultRule) -> tuple[int, Any, dict[str, str]]:
             policy = (rule.problem or TEN_SECONDLY).upper()
-            return 429, rate_limited(policy, g.get("hs_app", config.app_id), config.portal_id).body(), \
-                dict(g.get("hs_headers") or {})
+            return 429, rate_limited(policy, g.get("hs_app", config.app_id), config.portal_id).body(), api_headers()
 
-        @app.before_request
-        def _api_gate() -> Response | None:
-            if not request.path.startswith(API_PREFIXES):
-                return None
+        def admit() -> tuple[Response | None, dict[str, str]]:
+            """Authorization: Bearer <private app token>, then the app's 10-second and the daily limit."""
             scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
             app_id = config.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
             if app_id is None:
-                return json_response(unauthenticated().body(), 401)
+                return json_response(unauthenticated().body(), 401), {}
             g.hs_app = app_id
             with core.lock:
                 refused, headers = limiter.check(app_id)
-            g.hs_headers = headers
             if refused is not None:
-                return json_response(rate_limited(refused, app_id, config.portal_id).body(), 429)
-            rule = core.faults.pick(request.method, request.path, core.clock.now().isoformat())
-            if rule is not None:
-                g.hs_fault = rule
-                return fault_before(core, rule, rate_limit_shape)
-            return None
+                return json_response(rate_limited(refused, app_id, config.portal_id).body(), 429), headers
+            return None, headers
 
-        @app.after_request
-        def _api_headers(response: Response) -> Response:
-            for key, value in (g.get("hs_headers") or {}).items():
-                response.headers[key] = value
-            return fault_after(core, g.pop("hs_fault", None), response)
+        install_api_gate(app, core, prefixes=API_PREFIXES, admit=admit, rate_limit_shape=rate_limit_shape)
 
-        @app.errorhandler(ApiError)
-        def _api_error(exc: ApiError) -> Response:
-            return json_response(exc.body(), exc.status)
-
-        def _http_error(exc: HTTPException) -> Response:
-            if request.path.startswith(API_PREFIXES):
-                category = "OBJECT_NOT_FOUND" if exc.code == 404 else "VALIDATION_ERROR"
-                return json_response(ApiError(exc.code or 500, exc.description or exc.name, category).body(),
-                                     exc.code or 500)
-            return json_response({"error": exc.name, "message": exc.description}, exc.code or 500)
-
-        app.register_error_handler(404, _http_error)
-        app.register_error_handler(405, _http_error)
-
-        def route(rule: str, endpoint: str, methods: list[str]) -> Callable:
-            def decorator(fn: Callable) -> Callable:
-                def view(**kwargs: Any) -> Response:
-                    with core.lock:
-                        return fn(**kwargs)
-
-                app.add_url_rule(rule, endpoint, view, methods=methods)
-                return fn
-
-            return decorator
+        install_api_errors(app, prefixes=API_PREFIXES, error_type=ApiError, from_http=lambda exc: ApiError(
+            exc.code or 500, exc.description or exc.name, "OBJECT_NOT_FOUND" if exc.code == 404 else "VALIDATION_ERROR"))
+        route = locked_route(app, core)
 
         def actor() -> Actor:
             return Actor.app(g.hs_app)
@@ -482,17 +455,7 @@ class HubSpotEmulator:
                 raise validation_error(f"unknown user {user_id}")
             return Actor.user(user_id)
 
-        @route("/_emulator/seed", "control_seed", ["POST"])
-        def control_seed() -> Response:
-            return json_response(self.seed(_body()))
-
-        @route("/_emulator/ratelimit", "control_ratelimit_get", ["GET"])
-        def control_ratelimit_get() -> Response:
-            return json_response(limiter.snapshot())
-
-        @route("/_emulator/ratelimit", "control_ratelimit_post", ["POST"])
-        def control_ratelimit_post() -> Response:
-            return json_response(limiter.configure(_body()))
+        install_seed_and_rate_limit_control(route, seed=self.seed, limiter=limiter, body=_body)
 
         @route("/_emulator/app/<object_name>", "app_create", ["POST"])
         def app_create(object_name: str) -> Response:

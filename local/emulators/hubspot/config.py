@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from local.emulators.common.config import id_pairs, optional_url, webhook_delivery_from_env
+from local.emulators.common.webhooks import DeliveryConfig
 
 DEFAULT_PORT = 4030
 DEFAULT_APP_TOKEN = "local-hubspot-token"
@@ -36,10 +37,8 @@ class RateLimitConfig:
 
 
 @dataclass
-class WebhookConfig:
+class WebhookConfig(DeliveryConfig):
     retry_schedule: tuple[float, ...] = HUBSPOT_RETRY_SCHEDULE
-    # Multiplies every retry delay (0.001 makes a minute into 60 ms of clock time).
-    retry_scale: float = 1.0
     # An answer slower than this counts as a failure and is retried.
     timeout: float = 5.0
     max_events_per_request: int = 100

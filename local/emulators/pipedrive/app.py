@@ -26,9 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
 
-from local.emulators.common import EmulatorCore, FaultRule, fault_after, fault_before, json_response, jsonutil
+from local.emulators.common import EmulatorCore, FaultRule, json_response, jsonutil
+from local.emulators.common.http import (
+    api_headers,
+    install_api_errors,
+    install_api_gate,
+    install_seed_and_rate_limit_control,
+    locked_route,
+)
 
 from .config import INTEGRATION_USER_ID, SALESPERSON_USER_ID, PipedriveConfig
 from .fields import ENTITIES, field_code
@@ -229,60 +235,29 @@ class PipedriveEmulator:
         core, store, limiter = self.core, self.store, self.limiter
 
         def rate_limit_shape(rule: FaultRule) -> tuple[int, Any, dict[str, str]]:
-            return 429, ApiError(429, "Request over limit").body(), dict(g.get("pd_headers") or {})
+            return 429, ApiError(429, "Request over limit").body(), api_headers()
 
-        @app.before_request
-        def _api_gate() -> Response | None:
-            if not request.path.startswith(API_PREFIXES):
-                return None
+        def admit() -> tuple[Response | None, dict[str, str]]:
+            """x-api-token (or api_token=), then the token's burst window and the company's daily budget."""
             token = request.headers.get("x-api-token") or request.args.get("api_token")
             user_id = self.config.tokens.get(token) if token else None
             if user_id is None:
-                return json_response(ApiError(401, "unauthorized access").body(), 401)
+                return json_response(ApiError(401, "unauthorized access").body(), 401), {}
             g.pd_user = user_id
             cost = TOKEN_COSTS.get(request.endpoint or "", 1)
             with core.lock:
                 refused, headers = limiter.check(token, cost)
-            g.pd_headers = headers
             if refused == "burst":
-                return json_response(ApiError(429, "Request over limit").body(), 429)
+                return json_response(ApiError(429, "Request over limit").body(), 429), headers
             if refused == "daily":
-                return json_response(ApiError(429, "Daily API token budget used up").body(), 429)
-            rule = core.faults.pick(request.method, request.path, core.clock.now().isoformat())
-            if rule is not None:
-                g.pd_fault = rule
-                return fault_before(core, rule, rate_limit_shape)
-            return None
+                return json_response(ApiError(429, "Daily API token budget used up").body(), 429), headers
+            return None, headers
 
-        @app.after_request
-        def _api_headers(response: Response) -> Response:
-            for key, value in (g.get("pd_headers") or {}).items():
-                response.headers[key] = value
-            return fault_after(core, g.pop("pd_fault", None), response)
+        install_api_gate(app, core, prefixes=API_PREFIXES, admit=admit, rate_limit_shape=rate_limit_shape)
 
-        @app.errorhandler(ApiError)
-        def _api_error(exc: ApiError) -> Response:
-            return json_response(exc.body(), exc.status)
-
-        def _http_error(exc: HTTPException) -> Response:
-            if request.path.startswith(API_PREFIXES):
-                message = "Unknown method ." if exc.code == 404 else exc.description
-                return json_response(ApiError(exc.code or 500, message or exc.name).body(), exc.code or 500)
-            return json_response({"error": exc.name, "message": exc.description}, exc.code or 500)
-
-        app.register_error_handler(404, _http_error)
-        app.register_error_handler(405, _http_error)
-
-        def route(rule: str, endpoint: str, methods: list[str]) -> Callable:
-            def decorator(fn: Callable) -> Callable:
-                def view(**kwargs: Any) -> Response:
-                    with core.lock:
-                        return fn(**kwargs)
-
-                app.add_url_rule(rule, endpoint, view, methods=methods)
-                return fn
-
-            return decorator
+        install_api_errors(app, prefixes=API_PREFIXES, error_type=ApiError, from_http=lambda exc: ApiError(
+            exc.code or 500, ("Unknown method ." if exc.code == 404 else exc.description) or exc.name))
+        route = locked_route(app, core)
 
         def api_actor() -> Actor:
             return Actor.api(g.pd_user)
@@ -510,17 +485,7 @@ class PipedriveEmulator:
                 raise bad_request(f"unknown user {user_id}")
             return Actor.app(user_id)
 
-        @route("/_emulator/seed", "control_seed", ["POST"])
-        def control_seed() -> Response:
-            return json_response(self.seed(_body()))
-
-        @route("/_emulator/ratelimit", "control_ratelimit_get", ["GET"])
-        def control_ratelimit_get() -> Response:
-            return json_response(limiter.snapshot())
-
-        @route("/_emulator/ratelimit", "control_ratelimit_post", ["POST"])
-        def control_ratelimit_post() -> Response:
-            return json_response(limiter.configure(_body()))
+        install_seed_and_rate_limit_control(route, seed=self.seed, limiter=limiter, body=_body)
 
         @route("/_emulator/field-code", "control_field_code", ["GET"])
         def control_field_code() -> Response:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from local.emulators.common.config import id_pairs, is_off, optional_url, webhook_delivery_from_env
+from local.emulators.common.webhooks import DeliveryConfig
 
 DEFAULT_PORT = 4020
 DEFAULT_TOKEN = "local-pipedrive-token"
@@ -32,10 +33,8 @@ class RateLimitConfig:
 
 
 @dataclass
-class WebhookConfig:
+class WebhookConfig(DeliveryConfig):
     retry_schedule: tuple[float, ...] = PIPEDRIVE_RETRY_SCHEDULE
-    # Multiplies every retry delay (0.01 makes 3/30/150 s into 30/300/1500 ms of clock time).
-    retry_scale: float = 1.0
     # Success is any 2xx within this many seconds.
     timeout: float = 10.0
     # Ten first-attempt failures ban the webhook for 30 minutes.

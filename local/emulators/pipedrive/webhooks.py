@@ -4,7 +4,7 @@ Why not common.WebhookDispatcher: Pipedrive sends every event to every matching 
 its own URL and Basic auth; the body changes on every attempt (`meta.attempt` 1..4); and a subscription
 is banned for 30 minutes after ten first-attempt failures (events in the ban are lost) and deleted after
 three days without a successful delivery. The shared dispatcher has one URL and fixed bodies, so this
-module keeps its own small sender, built on the same clock and the shared `post` helper.
+module is its own engine on the shared DeliveryEngine (sender threads, retries on the emulator clock).
 
 Delivery: an event is sent at once (a sender thread wakes on publish, so latency is a few ms); success is
 a 2xx within `timeout` (10 s); a failed first attempt is retried after 3, 30 and 150 s (x `retry_scale`)
@@ -22,14 +22,13 @@ import base64
 import itertools
 import logging
 import threading
-import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from local.emulators.common import Clock, jsonutil
-from local.emulators.common.webhooks import post
+from local.emulators.common.webhooks import DeliveryEngine
 
 from .config import WebhookConfig
 from .values import iso_millis, v1_time
@@ -170,74 +169,38 @@ def build_payload(delivery: Delivery, attempt: int) -> dict:
     return {"data": event["data"], "previous": event["previous"], "meta": meta}
 
 
-class WebhookEngine:
+class WebhookEngine(DeliveryEngine):
+    thread_name = "pipedrive-webhooks"
+    stop_wait = 0.5
+
     def __init__(self, lock: threading.RLock, clock: Clock, config: WebhookConfig, company_id: int) -> None:
-        self._cond = threading.Condition(lock)
-        self._clock = clock
-        self._defaults = WebhookConfig(**asdict(config))
-        self.config = WebhookConfig(**asdict(config))
+        super().__init__(lock, clock, config)
         self.company_id = company_id
         self.enabled = True
         self.subscriptions: dict[int, Subscription] = {}
         self.removed: list[dict] = []
         self.lost: deque[dict] = deque(maxlen=1000)
         self.bans: list[dict] = []
-        self._deliveries: list[Delivery] = []
         self._sub_ids = itertools.count(1)
-        self._delivery_ids = itertools.count(1)
-        self._generation = 0
         self._busy_subs: set[int] = set()
-        self._sending = 0
-        self._stopping = False
-        self._threads: list[threading.Thread] = []
-        self.events_published = 0
-        clock.on_change(self._poke)
 
-    # lifecycle (the interface core.webhooks offers to the shared control endpoints) ---------------
-    def start(self) -> None:
-        if self._threads:
-            return
-        self._stopping = False
-        for index in range(max(1, self.config.senders)):
-            thread = threading.Thread(target=self._run, name=f"pipedrive-webhooks-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    config: WebhookConfig
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=0.5)
-        self._threads = []
-
-    def _poke(self) -> None:
-        with self._cond:
-            self._cond.notify_all()
-
+    # control (the interface core.webhooks offers to the shared control endpoints) -------------------
     def reset(self) -> None:
         with self._cond:
-            self._generation += 1
-            self.config = WebhookConfig(**asdict(self._defaults))
+            self._forget_deliveries()
             self.enabled = True
             self.subscriptions.clear()
             self.removed.clear()
             self.lost.clear()
             self.bans.clear()
-            self._deliveries.clear()
             self._busy_subs.clear()
             self._sub_ids = itertools.count(1)
-            self.events_published = 0
-            self._cond.notify_all()
 
     def configure(self, body: dict) -> dict:
         with self._cond:
-            if "retry_schedule" in body:
-                self.config.retry_schedule = tuple(float(s) for s in body["retry_schedule"])
-            if "retry_scale" in body:
-                self.config.retry_scale = float(body["retry_scale"])
-            if "timeout" in body:
-                self.config.timeout = float(body["timeout"])
+            self._configure_delivery(body)
             if "ban_threshold" in body:
                 self.config.ban_threshold = int(body["ban_threshold"])
             if "ban_seconds" in body:
@@ -256,9 +219,7 @@ class WebhookEngine:
     def settings(self) -> dict:
         return {
             "enabled": self.enabled,
-            "retry_schedule": list(self.config.retry_schedule),
-            "retry_scale": self.config.retry_scale,
-            "timeout": self.config.timeout,
+            **super().settings(),
             "ban_threshold": self.config.ban_threshold,
             "ban_seconds": self.config.ban_seconds,
             "delete_after_seconds": self.config.delete_after_seconds,
@@ -277,26 +238,6 @@ class WebhookEngine:
                 "lost_events": list(self.lost),
                 "deliveries": [d.to_json() for d in self._deliveries],
             }
-
-    def deliveries(self) -> list[dict]:
-        with self._cond:
-            return [d.to_json() for d in self._deliveries]
-
-    def wait_idle(self, timeout: float = 5.0) -> bool:
-        """True once nothing is in flight or due now (retries due later do not count)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                now = self._clock.now()
-                busy = self._sending or any(
-                    d.state == "pending" and d.next_attempt_at <= now for d in self._deliveries
-                )
-                if not busy or not self.enabled:
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(timeout=min(remaining, 0.05))
 
     # subscriptions --------------------------------------------------------------------------------
     def add_subscription(self, **values: Any) -> Subscription:
@@ -340,91 +281,41 @@ class WebhookEngine:
                         "reason": f"webhook banned until {sub.banned_until.isoformat()}",
                     })
                     continue
-                self._deliveries.append(
-                    Delivery(next(self._delivery_ids), sub, event, now, self._generation)
-                )
+                self._deliveries.append(Delivery(next(self._ids), sub, event, now, self._generation))
             self._cond.notify_all()
 
-    # sending --------------------------------------------------------------------------------------
-    def _next_due(self) -> Delivery | None:
-        if not self.enabled:
-            return None
-        now = self._clock.now()
-        best: Delivery | None = None
-        for d in self._deliveries:
-            if d.state != "pending" or d.in_flight or d.next_attempt_at > now:
-                continue
-            if d.subscription.id in self._busy_subs:
-                continue
-            if best is None or (d.next_attempt_at, d.id) < (best.next_attempt_at, best.id):
-                best = d
-        return best
+    # sending: one delivery per subscription in flight, so a subscription sees its events in order ---
+    def _may_send(self, delivery: Delivery | None = None) -> bool:
+        if delivery is None:
+            return self.enabled
+        return delivery.subscription.id not in self._busy_subs
 
-    def _wait_time(self) -> float:
-        now = self._clock.now()
-        waits = [1.0]
-        for d in self._deliveries:
-            if d.state == "pending" and not d.in_flight:
-                waits.append((d.next_attempt_at - now).total_seconds())
-        return max(0.001, min(waits))
+    def _claim(self, delivery: Delivery) -> None:
+        self._busy_subs.add(delivery.subscription.id)
 
-    def _run(self) -> None:
-        with self._cond:
-            while not self._stopping:
-                delivery = self._next_due()
-                if delivery is None:
-                    self._cond.wait(timeout=self._wait_time())
-                    continue
-                delivery.in_flight = True
-                self._busy_subs.add(delivery.subscription.id)
-                self._sending += 1
-                attempt = len(delivery.attempts) + 1
-                sub = delivery.subscription
-                payload = build_payload(delivery, attempt)
-                delivery.last_payload = payload
-                body = jsonutil.dumps_bytes(payload)
-                headers = {"Content-Type": "application/json", "User-Agent": "Pipedrive Webhooks"}
-                auth = sub.auth_header()
-                if auth:
-                    headers["Authorization"] = auth
-                url, timeout = sub.subscription_url, self.config.timeout
-                self._cond.release()
-                try:
-                    started = time.monotonic()
-                    status, response, error = post(url, body, headers, timeout)
-                    elapsed = time.monotonic() - started
-                finally:
-                    self._cond.acquire()
-                    self._sending -= 1
-                    delivery.in_flight = False
-                    self._busy_subs.discard(sub.id)
-                if delivery.generation == self._generation:
-                    self._record(delivery, attempt, status, response, error, elapsed)
-                self._cond.notify_all()
+    def _release(self, delivery: Delivery) -> None:
+        self._busy_subs.discard(delivery.subscription.id)
 
-    def _record(self, delivery: Delivery, attempt: int, status: int | None, response: bytes,
-                error: str | None, elapsed: float) -> None:
+    def _request(self, delivery: Delivery) -> tuple[str, bytes, dict[str, str]]:
+        sub = delivery.subscription
+        payload = build_payload(delivery, len(delivery.attempts) + 1)
+        delivery.last_payload = payload
+        headers = {"Content-Type": "application/json", "User-Agent": "Pipedrive Webhooks"}
+        auth = sub.auth_header()
+        if auth:
+            headers["Authorization"] = auth
+        return sub.subscription_url, jsonutil.dumps_bytes(payload), headers
+
+    def _record(self, delivery: Delivery, status: int | None, response: bytes, error: str | None,
+                elapsed: float) -> None:
         now = self._clock.now()
         sub = delivery.subscription
-        ok = status is not None and 200 <= status < 300 and elapsed <= self.config.timeout
-        if status is not None and 200 <= status < 300 and not ok:
-            error = f"answered after {elapsed:.1f} s (limit {self.config.timeout} s)"
-        delivery.attempts.append({
-            "attempt": attempt,
-            "at": now.isoformat(),
-            "status": status,
-            "error": error,
-            "duration_ms": round(elapsed * 1000, 1),
-            "response_body": response[:200].decode("utf-8", "replace"),
-        })
         sub.last_delivery_time = now
         sub.last_http_status = status
-        if ok:
-            delivery.state = "delivered"
+        if self._attempted(delivery, status, response, error, elapsed):
             sub.last_success_time = now
-            self._trim()
             return
-        if attempt == 1:
+        if len(delivery.attempts) == 1:
             sub.ban_counter += 1
             if sub.ban_counter >= self.config.ban_threshold:
                 sub.banned_until = now + timedelta(seconds=self.config.ban_seconds)
@@ -432,19 +323,7 @@ class WebhookEngine:
                 self.bans.append({"webhook_id": sub.id, "at": now.isoformat(),
                                   "until": sub.banned_until.isoformat()})
                 logger.warning("pipedrive webhook %s banned until %s", sub.id, sub.banned_until)
-        retries_done = attempt - 1
-        if retries_done < len(self.config.retry_schedule):
-            delay = self.config.retry_schedule[retries_done] * self.config.retry_scale
-            delivery.next_attempt_at = now + timedelta(seconds=delay)
-        else:
-            delivery.state = "failed"
+        self._retry_later(delivery)
         since = sub.last_success_time or sub.add_time
         if (now - since).total_seconds() >= self.config.delete_after_seconds:
             self.remove_subscription(sub.id, "no successful delivery for 3 days")
-
-    def _trim(self, keep: int = 2000) -> None:
-        delivered = [d for d in self._deliveries if d.state == "delivered"]
-        if len(delivered) > keep:
-            drop = {d.id for d in delivered[: len(delivered) - keep]}
-            self._deliveries = [d for d in self._deliveries if d.id not in drop]
-
