@@ -1,8 +1,11 @@
 """Building blocks shared by the Xero, Pipedrive and HubSpot emulators.
 
 To build a new emulator: make an `EmulatorCore`, give it a `WebhookDispatcher` if the service sends
-webhooks, write a plugin (register routes, snapshot, reset) and call `create_app(core, plugin)`; then
-`ServerHandle(app, port=...)` runs it on a thread.
+webhooks (or an engine of its own on `webhooks.DeliveryEngine` when each attempt is a new request),
+write a plugin (register routes, snapshot, reset) and call `create_app(core, plugin)`; then
+`ServerHandle(app, port=...)` runs it on a thread, or `server.EmulatorHandle` for a plugin with a
+store and a seed. `http` has the API gate (auth, rate limits, faults), API error shapes and locked
+routes; `ratelimit` a rolling window with a daily budget; `config` the environment parsing.
 """
 
 from .app import create_app

@@ -1,9 +1,11 @@
 """Webhooks the way HubSpot sends them: app subscriptions, JSON arrays of up to 100 events, v3 signatures,
 and retries over 24 hours.
 
-Why not common.WebhookDispatcher: a HubSpot retry is a new request, signed again with a fresh
-X-HubSpot-Request-Timestamp (a receiver rejects timestamps older than 5 minutes, so replaying the first
-attempt's headers a day later could never succeed), and each event in it carries its attemptNumber.
+Why not common.WebhookDispatcher, which replays the first request: a HubSpot retry is a new request,
+signed again with a fresh X-HubSpot-Request-Timestamp (a receiver rejects timestamps older than 5
+minutes, so replaying the first attempt's headers a day later could never succeed), and each event in
+it carries its attemptNumber. So this engine renders every attempt itself, on the shared DeliveryEngine
+(sender threads, batching, retries on the emulator clock).
 
 Subscriptions (by default `deal.creation` and `deal.propertyChange` on `dealstage`, as the bridge
 registers them) decide which store events become webhook events. An answer that is not 2xx, or that
