@@ -12,7 +12,7 @@ import pytest
 from crmbridge.crm.hubspot import HubSpotCrm
 from crmbridge.crm.models import InvoiceWriteBack, OrganisationBalance, OrganisationUpdate
 from crmbridge.errors import PermanentError, RateLimitedError, RetryableError
-from local.emulators.hubspot import HubSpotConfig, start_hubspot_emulator
+from local.emulators.hubspot import SALES_OWNER_ID, HubSpotConfig, start_hubspot_emulator
 
 
 @pytest.fixture(scope="module")
@@ -166,14 +166,24 @@ def test_a_property_deleted_in_hubspot_is_created_again_on_the_next_write(hs, cr
     assert properties_of(hs, "deals", deal_id, "xero_invoice_status")["xero_invoice_status"] == "DRAFT"
 
 
-def test_a_note_is_associated_with_the_deal(hs, crm):
-    deal_id = seed_deal(hs)["refs"]["deals"]["d"]
+def test_a_note_is_associated_with_the_deal_and_assigned_to_its_owner(hs, crm):
+    deal_id = seed_deal(hs, deal={"hubspot_owner_id": SALES_OWNER_ID})["refs"]["deals"]["d"]
 
     crm.add_deal_note(deal_id, "<p>Paid in full</p>")
 
     [note] = hs.state()["objects"]["notes"]
     assert note["properties"]["hs_note_body"] == "<p>Paid in full</p>"
     assert note["associations"]["deals"]["results"][0]["id"] == deal_id
+    assert properties_of(hs, "notes", note["id"], "hubspot_owner_id")["hubspot_owner_id"] == SALES_OWNER_ID
+
+
+def test_a_note_on_a_deal_without_an_owner_is_left_unassigned(hs, crm):
+    deal_id = seed_deal(hs)["refs"]["deals"]["d"]
+
+    crm.add_deal_note(deal_id, "<p>Paid in full</p>")
+
+    [note] = hs.state()["objects"]["notes"]
+    assert properties_of(hs, "notes", note["id"], "hubspot_owner_id")["hubspot_owner_id"] is None
 
 
 def test_an_unknown_deal_is_a_permanent_not_found(hs, crm):

@@ -454,11 +454,19 @@ class HubSpotCrm:
             self._patch("companies", organisation_id, values, "PATCH company")
 
     def add_deal_note(self, deal_id: str, html: str) -> None:
+        """A note on the deal's timeline, assigned to the deal's owner (so it is theirs to see)."""
+        deal_id = _id(deal_id)
+        owner = self._model(HubSpotObject, self._call(
+            "GET", f"/crm/v3/objects/deals/{deal_id}", params={"properties": "hubspot_owner_id"}, what="GET deal"),
+            "GET deal").prop("hubspot_owner_id")
         moment = self._now().astimezone(UTC)
+        properties = {"hs_note_body": html,
+                      "hs_timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"}
+        if owner:
+            properties["hubspot_owner_id"] = owner
         body = {
-            "properties": {"hs_note_body": html,
-                           "hs_timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"},
-            "associations": [{"to": {"id": _id(deal_id)},
+            "properties": properties,
+            "associations": [{"to": {"id": deal_id},
                               "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}]}],
         }
         self._call("POST", "/crm/v3/objects/notes", json=body, what="POST note")
