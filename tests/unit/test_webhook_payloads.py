@@ -157,3 +157,10 @@ def test_a_hundred_events_in_one_request_give_one_command_per_deal():
     events = [stage_event(1000 + i % 40, "closedwon", 5000 + i) for i in range(100)]
 
     assert len(candidates(events)) == 40
+
+
+def test_the_hubspot_worker_sample_carries_what_the_webhook_would_enqueue():
+    [record] = load_event("hubspot_sync_worker_deal_won")["Records"]
+    [from_webhook] = candidates(hubspot_events())
+
+    assert QueueMessage.model_validate_json(record["body"]).command == from_webhook
