@@ -2,9 +2,9 @@
 
 Two lines, each next to its baseline in the same run:
 1. over real HTTP through the local gateway (a separate client process, keep-alive connection), vs a
-   bare SQS SendMessage to the same moto endpoint from that process; plus the gateway's own floor
-   (a route to a handler that does nothing), which shows how much of the figure is the local
-   gateway rather than the function;
+   function behind the same gateway that does nothing but one SQS SendMessage to the same moto queue
+   (the least a webhook function must do: the ratio's baseline); with, for information, a bare
+   SendMessage from the client process and the gateway's own floor (a handler that does nothing);
 2. the handler invoked in this process without HTTP (the event built as the gateway builds it), vs a
    bare SendMessage from this process.
 
@@ -62,10 +62,16 @@ def route_requests() -> dict[str, dict[str, Any]]:
     return requests
 
 
-def _noop_gateway() -> Gateway:
-    spec = FunctionSpec(logical_id="BenchNoopFunction", code_uri="bench", handler="noop_app.lambda_handler",
+def _baseline_gateway(queue_url: str) -> Gateway:
+    """A gateway like the stack's with two baseline routes: /noop (the gateway's own cost) and /send (a
+    function that only sends the body to the sync queue)."""
+    os.environ["BENCH_QUEUE_URL"] = queue_url
+    noop = FunctionSpec(logical_id="BenchNoopFunction", code_uri="bench", handler="noop_app.lambda_handler",
                         timeout=10, environment={}, events={})
-    return Gateway([Route("POST", "/noop", spec)], port=0, runtime=LambdaRuntime()).start()
+    send = FunctionSpec(logical_id="BenchSqsOnlyFunction", code_uri="bench", handler="sqs_only_app.lambda_handler",
+                        timeout=10, environment={}, events={})
+    return Gateway([Route("POST", "/noop", noop), Route("POST", "/send", send)], port=0,
+                   runtime=LambdaRuntime()).start()
 
 
 def _baseline_message() -> str:
@@ -76,14 +82,15 @@ def _baseline_message() -> str:
 
 def over_http(stack: Any, *, n: int, warmup: int) -> dict[str, Any]:
     requests = route_requests()
-    floor = _noop_gateway()
+    floor = _baseline_gateway(stack.queue_url("SyncQueue"))
     try:
         targets = {
             route: {"url": f"{stack.gateway_url}{req['path']}", "headers": req["headers"], "body": req["body"]}
             for route, req in requests.items()
         }
-        targets["gateway_floor"] = {"url": f"{floor.url}/noop", "headers": {"content-type": "application/json"},
-                                    "body": requests["pipedrive"]["body"]}
+        for name, path in (("gateway_floor", "/noop"), ("gateway_sqs_only", "/send")):
+            targets[name] = {"url": f"{floor.url}{path}", "headers": {"content-type": "application/json"},
+                             "body": requests["pipedrive"]["body"]}
         spec = {"n": n, "warmup": warmup, "targets": targets,
                 "sqs": {"queue_url": stack.queue_url("SyncQueue"), "body": _baseline_message()}}
         done = subprocess.run([sys.executable, "-m", "bench.ack_client"], input=json.dumps(spec),
