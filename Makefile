@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install test unit lint template-check build local demo bench clean
+.PHONY: help install test unit lint template-check build local demo bench fuzz reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ demo: $(VENV)/.installed ## run the scripted scenario on the embedded stack (CRM
 
 bench: $(VENV)/.installed ## benchmarks: prints a table, writes bench/results.json
 	$(PY) -m bench.run
+
+fuzz: $(VENV)/.installed ## the long fuzz run of every webhook route (FUZZ_EXAMPLES=10000 per route)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(PY) -m pytest tests/fuzz -q
+
+reliability: $(VENV)/.installed ## the reliability suite alone, its figures printed (RELIABILITY_DEALS=200)
+	$(PY) -m pytest tests/reliability -q
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam
