@@ -153,6 +153,13 @@ def test_older_payloads_naming_the_subscription_eventType_are_understood():
     assert [c.deal_id for c in candidates([event])] == ["5"]
 
 
+def test_a_generic_object_property_change_on_a_deals_stage_is_a_candidate_too():
+    generic = {**stage_event(5, "closedwon", 1), "subscriptionType": "object.propertyChange", "objectTypeId": "0-3"}
+    company = {**generic, "objectTypeId": "0-2", "objectId": 6}
+
+    assert [c.deal_id for c in candidates([generic, company])] == ["5"]
+
+
 def test_a_hundred_events_in_one_request_give_one_command_per_deal():
     events = [stage_event(1000 + i % 40, "closedwon", 5000 + i) for i in range(100)]
 

@@ -22,6 +22,9 @@ from crmbridge.commands import DealWon
 
 STAGE_PROPERTY = "dealstage"
 DEAL_STAGE_CHANGE = "deal.propertyChange"
+# The generic subscriptions (object.propertyChange) name the object type by its id instead: deals are 0-3.
+GENERIC_PROPERTY_CHANGE = "object.propertyChange"
+DEAL_OBJECT_TYPE_ID = "0-3"
 
 
 class HubSpotEvent(BaseModel):
@@ -37,6 +40,7 @@ class HubSpotEvent(BaseModel):
                                    max_length=64)
     attempt_number: int = Field(0, alias="attemptNumber")
     object_id: str = Field(alias="objectId", min_length=1, max_length=32)
+    object_type_id: str | None = Field(None, alias="objectTypeId")
     property_name: str | None = Field(None, alias="propertyName")
     property_value: str | None = Field(None, alias="propertyValue")
     change_source: str | None = Field(None, alias="changeSource")
@@ -53,8 +57,13 @@ class HubSpotEvent(BaseModel):
         return datetime.fromtimestamp(self.occurred_at / 1000, tz=UTC)
 
     @property
+    def is_deal_property_change(self) -> bool:
+        return self.subscription_type == DEAL_STAGE_CHANGE or (
+            self.subscription_type == GENERIC_PROPERTY_CHANGE and self.object_type_id == DEAL_OBJECT_TYPE_ID)
+
+    @property
     def is_stage_change(self) -> bool:
-        return self.subscription_type == DEAL_STAGE_CHANGE and self.property_name == STAGE_PROPERTY
+        return self.is_deal_property_change and self.property_name == STAGE_PROPERTY
 
 
 HUBSPOT_EVENTS = TypeAdapter(list[HubSpotEvent])
