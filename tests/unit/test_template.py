@@ -114,3 +114,12 @@ def test_the_leakage_check_only_reads_the_links_table():
                and statement["Resource"] == {"Fn::GetAtt": ["LinksTable", "Arn"]}
                for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])}
     assert actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+
+
+@pytest.mark.parametrize("logical_id", ["CrmWebhookFunction", "XeroWebhookFunction"])
+def test_webhook_functions_resume_from_a_snapshot_through_their_published_alias(logical_id):
+    function = props(logical_id)
+
+    assert function["SnapStart"] == {"ApplyOn": {"Ref": "WebhookSnapStart"}}
+    assert function["AutoPublishAlias"] == "live"  # SnapStart applies to published versions only
+    assert T["Parameters"]["WebhookSnapStart"]["Default"] == "PublishedVersions"
