@@ -190,6 +190,9 @@ def measure_backfill_throughput(deals: int = 3000, *, minute_reserve: int = 0) -
         xero_url = flow["urls"].xero
         xero_control(flow, "webhooks", {"enabled": False})  # the worker's reads would share the minute
         xero_control(flow, "limits", {"minute": 60, "day": 5000, "concurrent": 5})
+        # The CRM's daily budget is not what is measured (writing back 5,000 deals costs 25,000 tokens).
+        httpx.post(f"{flow['urls'].pipedrive}/_emulator/ratelimit", json={"daily_budget": 10_000_000},
+                   timeout=5).raise_for_status()
         seed_won_deals(flow, deals)
         clock, sleep = moved_clock(xero_url)
         throttle = Throttle(clock=clock, sleep=sleep, minute_reserve=minute_reserve)

@@ -259,3 +259,28 @@ def test_the_index_resolves_contacts_as_the_sync_does():
     assert resolve_contact_with(index, by_email) == ContactRef(ContactID="c1")
     assert resolve_contact_with(index, by_name) == ContactRef(ContactID="c2")
     assert isinstance(resolve_contact_with(index, new), NewContact)
+
+
+def test_the_crms_burst_limit_is_waited_out_and_its_daily_budget_stops_the_run(links):
+    # Given a CRM that answers one burst-limit 429, then runs out of its daily budget on the next batch
+    crm, xero = FakeCrm(60), FakeXero()
+    answers = iter([RateLimitedError("pipedrive rate limit hit", retry_after_seconds=2, problem="burst"), None,
+                    RateLimitedError("pipedrive daily API token budget used up", retry_after_seconds=None,
+                                     problem="daily")])
+    read = crm.read_deals
+
+    def limited(deal_ids):
+        refusal = next(answers, None)
+        if refusal is not None:
+            raise refusal
+        return read(deal_ids)
+
+    crm.read_deals = limited  # type: ignore[method-assign]
+    job = backfill(crm, xero, links)
+    waits: list[float] = []
+    job.crm_sleep = waits.append
+    # When backfilled
+    report = job.run()
+    # Then the first batch waited 2 s and went through; the second stopped the run, to resume tomorrow
+    assert waits == [2] and report.created == 50
+    assert report.stopped and "daily" in report.stopped

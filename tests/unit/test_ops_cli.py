@@ -196,3 +196,17 @@ def test_go_live_commands_refuse_bad_arguments_before_touching_anything(world, a
     # Then they exit 2 with what is wrong, before resolving a target
     assert code == 2 and err
     assert world["calls"] == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-01-31", datetime(2026, 1, 31, tzinfo=UTC)),
+    ("2026-01-31T12:30", datetime(2026, 1, 31, 12, 30, tzinfo=UTC)),
+    ("2026-01-31T12:30:00Z", datetime(2026, 1, 31, 12, 30, tzinfo=UTC)),
+])
+def test_period_bounds_are_utc_moments(text, expected):
+    assert cli._day(text, "--from") == expected
+
+
+def test_a_period_bound_that_is_not_a_date_is_a_usage_error(world):
+    code, _, err = run("backfill", "--from", "last tuesday")
+    assert code == 2 and "--from" in err

@@ -6,6 +6,7 @@ and created on first use; their 40-character codes are cached for the life of th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -24,7 +25,7 @@ from crmbridge.crm.models import (
     OrganisationBalance,
     OrganisationUpdate,
 )
-from crmbridge.errors import PermanentError, RetryableError
+from crmbridge.errors import PermanentError, RateLimitedError, RetryableError
 from crmbridge.http import permanent_for_status, raise_for_transient, send
 
 SERVICE = "pipedrive"
@@ -78,6 +79,7 @@ class PipedriveCrm:
         self._token = api_token
         self._app_url = (app_url or "https://app.pipedrive.com").rstrip("/")
         self._field_codes: dict[str, dict[str, str]] = {}
+        self._fields_lock = threading.Lock()
         self.calls = 0
 
     # ------------------------------------------------------------------ HTTP
@@ -89,6 +91,8 @@ class PipedriveCrm:
         )
         self.calls += 1
         response = send(self._http, request, service=SERVICE)
+        if response.status_code == 429:
+            raise _rate_limited(response)
         raise_for_transient(response, service=SERVICE)
         if response.status_code == 404:
             raise PermanentError("crm_not_found", f"Pipedrive has no such record ({what})")
@@ -112,9 +116,16 @@ class PipedriveCrm:
         }
 
     def field_codes(self, entity: str) -> dict[str, str]:
-        """Codes of the bridge's fields on `entity` (deal|organization), creating the missing ones."""
+        """Codes of the bridge's fields on `entity` (deal|organization), creating the missing ones (under
+        a lock: writers on several threads must not each create them)."""
         if entity in self._field_codes:
             return self._field_codes[entity]
+        with self._fields_lock:
+            if entity not in self._field_codes:
+                self._field_codes[entity] = self._find_or_create_fields(entity)
+            return self._field_codes[entity]
+
+    def _find_or_create_fields(self, entity: str) -> dict[str, str]:
         wanted = DEAL_FIELDS if entity == "deal" else ORGANISATION_FIELDS
         existing = self._existing_fields(entity)
         codes = {}
@@ -124,7 +135,6 @@ class PipedriveCrm:
                                      what=f"POST {entity}Fields").get("data") or {}
                 existing[label] = created.get("field_code") or created.get("key")
             codes[key] = existing[label]
-        self._field_codes[entity] = codes
         return codes
 
     def _read_codes(self, entity: str) -> dict[str, str]:
@@ -313,6 +323,21 @@ class PipedriveCrm:
 
     def add_deal_note(self, deal_id: str, html: str) -> None:
         self._call("POST", "/v1/notes", json={"deal_id": int(deal_id), "content": html}, what="POST note")
+
+
+def _rate_limited(response: httpx.Response) -> RateLimitedError:
+    """Pipedrive's 429: the daily token budget (x-daily-requests-left 0: wait for tomorrow) or the burst
+    window (x-ratelimit-reset: seconds until the window frees a slot)."""
+    if response.headers.get("x-daily-requests-left") == "0":
+        return RateLimitedError("pipedrive daily API token budget used up", retry_after_seconds=None, problem="daily",
+                                details={"service": SERVICE})
+    reset = response.headers.get("x-ratelimit-reset") or response.headers.get("retry-after")
+    try:
+        wait = max(1.0, float(reset)) if reset is not None else 2.0
+    except ValueError:
+        wait = 2.0
+    return RateLimitedError("pipedrive rate limit hit", retry_after_seconds=wait, problem="burst",
+                            details={"service": SERVICE})
 
 
 def _time(text: Any) -> datetime | None:

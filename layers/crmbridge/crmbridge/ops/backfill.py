@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from aws_lambda_powertools import Logger
 
@@ -113,6 +116,8 @@ class Backfill:
     write_back: bool = True
     retries: int = 2  # of a batch whose answer was lost (same Idempotency-Key: Xero replays)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    crm_sleep: Callable[[float], None] = time.sleep
+    crm_concurrency: int = 4  # write-back requests in flight
 
     def run(self, *, won_from: datetime | None = None, won_to: datetime | None = None,
             progress: ProgressFn = no_progress) -> BackfillReport:
@@ -120,14 +125,14 @@ class Backfill:
         report = BackfillReport(tenant_id=golive.tenant_id, status=self.status, won_from=won_from, won_to=won_to)
         calls_before = self.throttle.calls
         try:
-            deals = list(golive.crm.won_deals(won_from=won_from, won_to=won_to))
+            deals = self._crm_call(lambda: list(golive.crm.won_deals(won_from=won_from, won_to=won_to)))
             report.deals_won = len(deals)
             links = golive.links.invoices_for(golive.crm.name, [d.id for d in deals])
             todo = [d.id for d in deals if not (links.get(d.id) and links[d.id].state == "CREATED")]
             report.already_invoiced = len(deals) - len(todo)
             progress(0, len(todo))
             if todo:
-                contacts = ContactIndex(golive.xero.contacts(golive.tenant_id))
+                contacts = ContactIndex(self._xero_call(lambda: golive.xero.contacts(golive.tenant_id)))
                 for done, chunk in enumerate(chunks(todo, self.batch_size), start=1):
                     self._batch(chunk, contacts, report)
                     progress(min(done * self.batch_size, len(todo)), len(todo))
@@ -137,6 +142,8 @@ class Backfill:
             report.stopped = f"{exc.message}: run the backfill again after Xero's daily reset"
         except KeyboardInterrupt:
             report.stopped = "interrupted: run the same backfill again to resume"
+        except RetryableError as exc:  # Xero unreachable for a lookup: nothing half-done is lost
+            report.stopped = f"{exc.message}: run the same backfill again to resume"
         report.xero_calls = self.throttle.calls - calls_before
         report.rate_limited = self.throttle.rate_limited
         report.waited_seconds = self.throttle.waited_seconds
@@ -146,7 +153,7 @@ class Backfill:
     def _batch(self, deal_ids: list[str], contacts: ContactIndex, report: BackfillReport) -> None:
         golive = self.golive
         crm_name, tenant_id, owner = golive.crm.name, golive.tenant_id, backfill_owner(golive.tenant_id)
-        deals = {d.id: d for d in golive.crm.read_deals(deal_ids)}
+        deals = {d.id: d for d in self._crm_call(lambda: golive.crm.read_deals(deal_ids))}
         now = self.clock()
         claimed: list[CrmDeal] = []
         uncertain: list[CrmDeal] = []
@@ -241,16 +248,35 @@ class Backfill:
             contacts.learn(invoice.contact)
         return created
 
+    def _crm_call[T](self, call: Callable[[], T]) -> T:
+        """One CRM call (or listing), waiting out its burst limit; its daily budget stops the run."""
+        return self._patiently(call, who="the CRM", daily="daily", on_limit=lambda s: self.crm_sleep(s or 2.0),
+                               transient_retries=self.retries)
+
     def _xero_call[T](self, call: Callable[[], T]) -> T:
-        """One Xero call, waiting out 429s (Retry-After); the daily limit stops the run."""
+        """One Xero call, waiting out 429s (Retry-After); the daily limit stops the run; other faults are
+        the caller's (a lost batch answer is retried with its Idempotency-Key)."""
+        return self._patiently(call, who="Xero", daily="day", on_limit=self.throttle.after_rate_limit,
+                               transient_retries=0)
+
+    def _patiently[T](self, call: Callable[[], T], *, who: str, daily: str,
+                      on_limit: Callable[[float | None], None], transient_retries: int) -> T:
+        attempts = 0
         while True:
             try:
                 return call()
             except RateLimitedError as exc:
-                if exc.problem == "day":
-                    raise BackfillStopped("Xero's daily limit for this organisation is reached: run the backfill "
-                                          "again after the reset") from exc
-                self.throttle.after_rate_limit(exc.retry_after_seconds)
+                if exc.problem == daily:
+                    raise BackfillStopped(f"{who}'s daily API budget is used up: run the same backfill again after "
+                                          "it resets") from exc
+                on_limit(exc.retry_after_seconds)
+            except RetryableError as exc:
+                attempts += 1
+                if attempts > transient_retries:
+                    if not transient_retries:
+                        raise
+                    raise BackfillStopped(f"{who} did not answer ({exc.message}): run the same backfill again") from exc
+                self.crm_sleep(2.0 * attempts)
 
     def _abandon(self, batch: list[tuple[CrmDeal, NewInvoice]]) -> None:
         golive = self.golive
@@ -270,20 +296,40 @@ class Backfill:
         golive.links.record_created_many(golive.crm.name, golive.tenant_id, created, at=at)
         if not self.write_back:
             return
-        written = []
-        contacts_set: set[str] = set()
-        for (deal, invoice), record in zip(done, created, strict=True):
-            try:
-                org = deal.organisation
-                contact_id = invoice.contact.contact_id
-                if org and contact_id and org.xero_contact_id != contact_id and org.id not in contacts_set:
-                    golive.crm.set_organisation_contact(org.id, contact_id)
-                    contacts_set.add(org.id)
-                golive.crm.write_invoice(deal.id, write_back_of(invoice))
-                written.append(replace(record, state=_draft_state(invoice)))
-            except (PermanentError, RetryableError) as exc:
-                logger.warning("write-back failed", extra={"deal_id": deal.id, "error": exc.message})
-                report.write_back_failed.append(deal.id)
+        written = self._write_back(done, created, report)
         if written:
-            golive.links.record_created_many(golive.crm.name, golive.tenant_id, written, at=at, written_back=True)
+            golive.links.mark_written_back_many(golive.crm.name, golive.tenant_id, written, at=at)
         report.written_back += len(written)
+
+    def _write_back(self, done: list[tuple[CrmDeal, Invoice]], created: list[Created],
+                    report: BackfillReport) -> list[Created]:
+        """Each invoice onto its deal and each new Xero contact onto its organisation, as the sync does;
+        `crm_concurrency` requests at a time (the CRM's burst limit is waited out per request)."""
+        crm = self.golive.crm
+        organisations: dict[str, str] = {}
+        for deal, invoice in done:
+            org, contact_id = deal.organisation, invoice.contact.contact_id
+            if org and contact_id and org.xero_contact_id != contact_id:
+                organisations.setdefault(org.id, contact_id)
+
+        def write(deal: CrmDeal, invoice: Invoice, record: Created) -> Created:
+            self._crm_call(partial(crm.write_invoice, deal.id, write_back_of(invoice)))
+            return replace(record, state=_draft_state(invoice))
+
+        written: list[Created] = []
+        with ThreadPoolExecutor(max_workers=self.crm_concurrency) as pool:
+            for org_id, future in [(o, pool.submit(self._crm_call, partial(crm.set_organisation_contact, o, c)))
+                                   for o, c in organisations.items()]:
+                try:
+                    future.result()
+                except (PermanentError, BackfillStopped) as exc:
+                    logger.warning("contact write-back failed", extra={"organisation_id": org_id, "error": str(exc)})
+            futures = [(deal.id, pool.submit(write, deal, invoice, record))
+                       for (deal, invoice), record in zip(done, created, strict=True)]
+            for deal_id, future in futures:
+                try:
+                    written.append(future.result())
+                except (PermanentError, BackfillStopped) as exc:
+                    logger.warning("write-back failed", extra={"deal_id": deal_id, "error": str(exc)})
+                    report.write_back_failed.append(deal_id)
+        return written

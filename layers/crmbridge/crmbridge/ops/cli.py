@@ -823,10 +823,10 @@ def _day(value: str | None, what: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC) if "T" not in value else \
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise typer.BadParameter(f"{what} must be a date such as 2026-01-31") from exc
+        raise typer.BadParameter(f"{what} must be a date such as 2026-01-31 (UTC)") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @app.command()

@@ -153,6 +153,14 @@ class Links:
         return {item["pk"].split("#", 2)[2]: DealRef(crm=item["crm"], deal_id=item["deal_id"],
                                                    organisation_id=item.get("organisation_id")) for item in items}
 
+    def mark_written_back_many(self, crm: str, tenant_id: str, created: list[Created], *, at: str) -> None:
+        """After record_created_many: the deals' invoices are on the CRM (with the state written, if any)."""
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for one in created:
+                for item in _created_items(crm, tenant_id, one, at=at, written_back=True):
+                    if item["sk"] in (self.INVOICE, "state"):
+                        batch.put_item(Item=item)
+
     def release(self, crm: str, deal_id: str, owner: str) -> None:
         """Give up a claim before anything was sent to Xero (the attempt failed in validation)."""
         try:
