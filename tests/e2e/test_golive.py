@@ -263,3 +263,23 @@ def test_the_scheduled_leakage_check_counts_what_it_finds(flow):
     assert again["won_without_invoice"] == result["won_without_invoice"]
     report = bridgectl_json(flow, "leakage", "--days", "3", code=1)
     assert ("won_without_invoice", deal_id) in {(f["kind"], f["deal_id"]) for f in report["findings"]}
+
+
+
+# ----------------------------------------------------------------------------- what the operator reads
+
+
+def test_the_operator_reads_each_step_as_tables(flow, quiet_xero):
+    # Given two won deals of a month nobody has invoiced
+    deal_ids = seed_won_deals(flow, 2, won_time="2025-12-03T10:00:00Z", organisations=1)
+    period = ("--from", "2025-12-01", "--to", "2026-01-01")
+    # When the operator dry-runs one, test-batches it, backfills the month and checks leakage, without --json
+    preview = bridgectl(flow, "dry-run", deal_ids[0]).stdout
+    batch = bridgectl(flow, "test-batch", deal_ids[0]).stdout
+    backfill = bridgectl(flow, "backfill", *period).stdout
+    leakage = bridgectl(flow, "leakage", *period).stdout
+    # Then each says what it did in words
+    assert "Subtotal" in preview and "Total" in preview and "nothing was created" in preview
+    assert "invoiced" in batch and "Check in Xero" in batch and "[ ]" in batch
+    assert "Invoices created" in backfill and "Complete." in backfill
+    assert "Findings (0)" in leakage and "every won deal has its invoice" in leakage
