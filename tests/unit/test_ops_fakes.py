@@ -208,6 +208,9 @@ class FakeCrm:
     def set_organisation_contact(self, organisation_id: str, contact_id: str) -> None:
         pass
 
+    def field_codes(self, entity: str) -> dict[str, str]:
+        return {}
+
     def write_invoice(self, deal_id: str, invoice: Any) -> None:
         self.written[deal_id] = invoice.invoice_id
 

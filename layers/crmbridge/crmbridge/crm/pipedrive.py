@@ -191,7 +191,9 @@ class PipedriveCrm:
 
     def _organisation(self, org_id: str) -> CrmOrganisation:
         org = self._call("GET", f"/api/v2/organizations/{org_id}", what="GET organization")["data"]
-        return self._organisation_of(org, self._read_codes("organization"))
+        # The sync's read creates the bridge's fields, long before Xero's webhooks about the contact the
+        # invoice creates can make another worker write to them (two creators would make two fields).
+        return self._organisation_of(org, self.field_codes("organization"))
 
     @staticmethod
     def _organisation_of(org: dict[str, Any], codes: dict[str, str]) -> CrmOrganisation:

@@ -131,6 +131,11 @@ class Backfill:
             todo = [d.id for d in deals if not (links.get(d.id) and links[d.id].state == "CREATED")]
             report.already_invoiced = len(deals) - len(todo)
             progress(0, len(todo))
+            if todo and self.write_back:
+                # The bridge's CRM fields exist before any invoice does: Xero's webhooks about the new
+                # invoices make the live worker write to them too, and two creators make two fields.
+                for entity in ("deal", "organization"):
+                    self._crm_call(partial(golive.crm.field_codes, entity))
             if todo:
                 contacts = ContactIndex(self._xero_call(lambda: golive.xero.contacts(golive.tenant_id)))
                 for done, chunk in enumerate(chunks(todo, self.batch_size), start=1):

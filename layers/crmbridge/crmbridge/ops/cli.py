@@ -915,7 +915,9 @@ def leakage(
     """Revenue leakage: won deals without a Xero invoice, invoices whose deal is no longer won, and
     invoices whose total differs from what the deal would be invoiced for today.
 
-    The same report runs on a schedule (LeakageCheckFunction; LeakageFoundAlarm when it finds any).
+    Won deals are those of the period (--from/--to, else the last --days); invoices without a deal are
+    looked for among all the organisation's sales invoices. The same report runs on a schedule
+    (LeakageCheckFunction; LeakageFoundAlarm when it finds any).
     Fix each finding: a deal without an invoice `bridgectl resync deal ID` (or `test-batch ID`); an
     invoice without a deal, void it in Xero or win the deal again; an amount that differs, correct the
     deal or the invoice. Exit code 1 when anything was found.

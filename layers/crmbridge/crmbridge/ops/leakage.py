@@ -5,8 +5,9 @@ bridge created) and Xero's sales invoices. Findings:
 - won_without_invoice: a deal won before the grace period began that has no live Xero invoice (no link
   and none by Reference; or its invoice was voided or deleted): a dropped webhook, a failed sync nobody
   re-ran, a deal won while the bridge was off;
-- invoice_without_deal: a live invoice the bridge links to a deal (or whose Reference names one) that
-  is no longer won or no longer exists;
+- invoice_without_deal: a live invoice the bridge links to a deal (or whose Reference names one, when
+  the mapping links invoices by Reference) that is no longer won or no longer exists, among all the
+  organisation's sales invoices (a lost deal has no won date to put it in a period);
 - amount_mismatch: a won deal's invoice whose total or currency differs from what the sync would invoice
   for the deal today (its lines through the mapping, totalled as Xero does; the deal's value when its
   lines cannot be mapped), beyond a tolerance.
