@@ -8,7 +8,7 @@ from crmbridge.webhooks import wiring
 from crmbridge.webhooks.http import BadRequestEncoding, WebhookResponse, request_from_event, to_api_response
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["boto3"])  # it calls AWS only: patching every library would import httpx at cold start
 metrics = Metrics()
 
 
