@@ -27,12 +27,20 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from local.credentials import credential
+from local.poller import visibility_timeout_override
 
 LOG = logging.getLogger("demo")
 
 
 class DemoFailed(Exception):
     """A check did not hold: the demo stops and says which."""
+
+
+def demo_visibility_timeout() -> int:
+    """A message whose processing failed comes back after 10 s rather than the template's 3 minutes (the
+    demo waits seconds for each step), unless LOCAL_VISIBILITY_TIMEOUT_SECONDS says otherwise."""
+    override = visibility_timeout_override()
+    return 10 if override is None else override
 
 
 def wait_for(what: str, probe: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.25) -> Any:
@@ -573,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
               f"gateway, poller); the functions' JSON logs go to {LOG_FILE}\n")
     # The functions log to stdout as in Lambda; here that would bury the story, so it goes to a file.
     with open(LOG_FILE, "w") as function_logs, contextlib.redirect_stdout(function_logs), \
-            LocalStack(parameters={"CrmProvider": crm}) as stack:
+            LocalStack(parameters={"CrmProvider": crm}, visibility_timeout=demo_visibility_timeout()) as stack:
         urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"],
                     hubspot=stack.urls.get("hubspot"))
         try:
