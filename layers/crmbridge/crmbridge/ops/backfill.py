@@ -35,7 +35,7 @@ from crmbridge.mapping.invoice import build_invoice, invoice_reference
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
 from crmbridge.ops.throttle import DailyBudgetReached, Throttle
-from crmbridge.sync.deal_won import ContactIndex, resolve_contact_with, write_back_of
+from crmbridge.sync.deal_won import ContactIndex, draft_state, resolve_contact_with, write_back_of
 from crmbridge.sync.links import Created
 from crmbridge.xero.client import MAX_BATCH
 from crmbridge.xero.models import ContactRef, Invoice, NewInvoice
@@ -54,14 +54,6 @@ def batch_idempotency_key(tenant_id: str, invoices: Sequence[NewInvoice]) -> str
     """The same request, the same key: a retry replays; a different batch is a new request."""
     body = json.dumps([i.to_xero() for i in invoices], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"invoices:{tenant_id}:{body}".encode()).hexdigest()
-
-
-def _draft_state(invoice: Invoice) -> tuple[str, str] | None:
-    """The state just written to the CRM, for a DRAFT (which moves no balance): recorded, Xero's webhook
-    about the new invoice costs the worker one read and no write."""
-    if invoice.status != "DRAFT" or invoice.updated_date_utc is None:
-        return None
-    return invoice.updated_date_utc.astimezone(UTC).isoformat(), invoice.status
 
 
 def chunks[T](items: Sequence[T], size: int) -> list[list[T]]:
@@ -319,7 +311,7 @@ class Backfill:
 
         def write(deal: CrmDeal, invoice: Invoice, record: Created) -> Created:
             self._crm_call(partial(crm.write_invoice, deal.id, write_back_of(invoice)))
-            return replace(record, state=_draft_state(invoice))
+            return replace(record, state=draft_state(invoice))
 
         written: list[Created] = []
         with ThreadPoolExecutor(max_workers=self.crm_concurrency) as pool:

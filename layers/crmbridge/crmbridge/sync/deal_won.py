@@ -42,6 +42,14 @@ def invoice_url(invoice_id: str) -> str:
     return f"https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={invoice_id}"
 
 
+def draft_state(invoice: Invoice) -> tuple[str, str] | None:
+    """The (UpdatedDateUTC, status) just written to the CRM, for a DRAFT (which moves no balance): once
+    recorded, Xero's webhook about the new invoice costs the worker no call at all."""
+    if invoice.status != "DRAFT" or invoice.updated_date_utc is None:
+        return None
+    return invoice.updated_date_utc.astimezone(UTC).isoformat(), invoice.status
+
+
 def write_back_of(invoice: Invoice) -> InvoiceWriteBack:
     return InvoiceWriteBack(
         invoice_id=invoice.invoice_id, invoice_number=invoice.invoice_number, status=invoice.status,
@@ -161,7 +169,7 @@ class DealWonSync:
         if link and link.state == "CREATED":
             self.on_metric("DuplicatesSuppressed", 1)
             if not link.written_back and link.invoice_id:
-                self._write_back(deal_id, self.xero.get_invoice(link.tenant_id, link.invoice_id))
+                self._write_back(link.tenant_id, deal_id, self.xero.get_invoice(link.tenant_id, link.invoice_id))
             return {"outcome": "already_invoiced", "invoice_id": link.invoice_id or "",
                     "invoice_number": link.invoice_number or ""}
 
@@ -192,7 +200,7 @@ class DealWonSync:
         org = deal.organisation
         if org and invoice.contact.contact_id and org.xero_contact_id != invoice.contact.contact_id:
             self.crm.set_organisation_contact(org.id, invoice.contact.contact_id)
-        self._write_back(deal_id, invoice)
+        self._write_back(tenant_id, deal_id, invoice)
         return {"outcome": "invoiced", "invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number or "",
                 "tenant_id": tenant_id}
 
@@ -224,6 +232,8 @@ class DealWonSync:
         found = [i for i in self.xero.invoices_by_reference(tenant_id, invoice_reference(deal)) if i.status in _LIVE]
         return found[0] if found else None
 
-    def _write_back(self, deal_id: str, invoice: Invoice) -> None:
+    def _write_back(self, tenant_id: str, deal_id: str, invoice: Invoice) -> None:
         self.crm.write_invoice(deal_id, write_back_of(invoice))
         self.links.mark_written_back(self.crm.name, deal_id)
+        if state := draft_state(invoice):
+            self.links.advance_invoice_state(tenant_id, invoice.invoice_id, updated=state[0], status=state[1])

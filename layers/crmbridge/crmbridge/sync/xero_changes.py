@@ -56,6 +56,11 @@ class XeroChangeSync:
     on_metric: Callable[[str, float], None] = lambda name, value: None
 
     def __call__(self, command: XeroResourceChanged) -> dict[str, str]:
+        if command.category == "INVOICE" and command.event_type == "CREATE" \
+                and self.links.invoice_state(command.tenant_id, command.resource_id):
+            # The bridge created it and wrote its state already: nothing to read (later changes are UPDATEs).
+            self.on_metric("StaleEventsDropped", 1)
+            return {"outcome": "stale", "invoice_id": command.resource_id}
         if command.category == "INVOICE":
             return self.invoice_changed(command.tenant_id, command.resource_id,
                                         balances_only_if_stale=command.event_type == "OVERDUE")
