@@ -14,10 +14,11 @@ COMMAND = DealWon(crm="pipedrive", deal_id="7")
 
 class FakeQueue:
     def __init__(self):
-        self.parked = []
+        self.parked, self.attempts = [], []
 
-    def park(self, message, *, until, delay_seconds):
+    def park(self, message, *, until, delay_seconds, attempt):
         self.parked.append((message, until, delay_seconds))
+        self.attempts.append(attempt)
 
 
 class FakeRecords:
@@ -84,6 +85,22 @@ def test_transient_errors_back_off_exponentially():
         w.process(body(attempt=attempt))
         delays.append(w.queue.parked[0][2])
     assert delays[0] <= 2 < delays[1] <= 16 < delays[2] <= 128
+
+
+def test_only_faults_without_a_stated_wait_count_as_attempts_of_the_backoff():
+    def busy(c):
+        raise RetryableError("deal 7 is being invoiced by another worker", retry_after_seconds=5)
+
+    def flaky(c):
+        raise RetryableError("timed out")
+
+    waited, backed_off, not_due = worker(busy), worker(flaky), worker(flaky)
+    waited.process(body(attempt=2))
+    backed_off.process(body(attempt=2))
+    not_due.process(body(not_before=NOW + timedelta(minutes=5), attempt=2))
+
+    assert waited.queue.attempts == [2] and not_due.queue.attempts == [2]
+    assert backed_off.queue.attempts == [3]
 
 
 def test_permanent_error_is_recorded_with_its_reason_and_acknowledged():

@@ -1,5 +1,5 @@
-"""What a Xero event costs the worker: the CREATE of an invoice the bridge made and already wrote back
-costs no Xero call (it shares the organisation's 60 calls a minute with backfills); changes are read."""
+"""What a Xero event costs the worker: the CREATE of an invoice the bridge made costs no Xero call (the
+worker shares the organisation's 60 calls a minute with backfills); changes are read."""
 
 from __future__ import annotations
 
@@ -34,22 +34,25 @@ def event(event_type: str, invoice_id: str = "inv-1") -> XeroResourceChanged:
                                event_date=datetime(2026, 11, 24, 10, tzinfo=UTC))
 
 
+DRAFT_WRITTEN_BACK = {"inv-1": ("2026-11-24T10:00:00+00:00", "DRAFT")}
+
+
 def sync(xero: XeroCallsCounted, states: dict[str, tuple[str, str]]) -> XeroChangeSync:
     return XeroChangeSync(crm=None, xero=xero, links=RecordedStates(states), mapping=load_mapping(None))  # type: ignore[arg-type]
 
 
-def test_create_event_of_an_invoice_whose_state_the_bridge_wrote_costs_no_xero_call():
+def test_create_event_of_a_draft_the_bridge_created_and_wrote_back_costs_no_xero_call():
     xero = XeroCallsCounted()
 
-    result = sync(xero, {"inv-1": ("2026-11-24T10:00:00+00:00", "DRAFT")})(event("CREATE"))
+    result = sync(xero, DRAFT_WRITTEN_BACK)(event("CREATE"))
 
     assert result == {"outcome": "stale", "invoice_id": "inv-1"}
     assert xero.calls == []
 
 
 @pytest.mark.parametrize(("event_type", "states"), [
-    ("UPDATE", {"inv-1": ("2026-11-24T10:00:00+00:00", "DRAFT")}),  # a change after the bridge's write
-    ("CREATE", {}),  # an invoice raised in Xero: it may belong to a deal by its Reference
+    ("UPDATE", DRAFT_WRITTEN_BACK),  # a change after the bridge created it
+    ("CREATE", {}),  # raised in Xero (it may name a deal in its Reference), or created AUTHORISED: balances move
 ])
 def test_other_invoice_events_read_the_invoice(event_type, states):
     xero = XeroCallsCounted()
@@ -58,3 +61,14 @@ def test_other_invoice_events_read_the_invoice(event_type, states):
         sync(xero, states)(event(event_type))
 
     assert xero.calls == ["inv-1"]
+
+
+def test_contact_creation_costs_no_xero_call():
+    xero = XeroCallsCounted()
+    created = XeroResourceChanged(tenant_id="t-1", category="CONTACT", resource_id="c-1", event_type="CREATE",
+                                  event_date=datetime(2026, 11, 24, 10, tzinfo=UTC))
+
+    result = sync(xero, {})(created)
+
+    assert result["outcome"] == "ignored"
+    assert xero.calls == []

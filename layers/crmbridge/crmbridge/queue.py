@@ -33,9 +33,9 @@ class SyncQueue:
                 raise RuntimeError(f"SQS refused {len(response['Failed'])} messages: {codes}")
         return len(messages)
 
-    def park(self, message: QueueMessage, *, until: datetime, delay_seconds: int) -> None:
+    def park(self, message: QueueMessage, *, until: datetime, delay_seconds: int, attempt: int) -> None:
         """Re-enqueue a message to be worked on later (its receive count starts again at zero)."""
-        parked = message.model_copy(update={"not_before": until, "attempt": message.attempt + 1})
+        parked = message.model_copy(update={"not_before": until, "attempt": attempt})
         self._sqs.send_message(
             QueueUrl=self._url,
             MessageBody=parked.model_dump_json(),

@@ -86,11 +86,9 @@ class Worker:
             self.on_metric("RateLimited", 1)
             if exc.problem == "day":
                 self.on_metric("XeroDailyLimitReached", 1)
-            delay = exc.retry_after_seconds or backoff_seconds(message.attempt)
-            return self._park(message, self.clock() + timedelta(seconds=delay), exc.message)
+            return self._retry_later(message, exc)
         except RetryableError as exc:
-            delay = exc.retry_after_seconds or backoff_seconds(message.attempt)
-            return self._park(message, self.clock() + timedelta(seconds=delay), exc.message)
+            return self._retry_later(message, exc)
         except IdempotencyAlreadyInProgressError:
             delay = IN_PROGRESS_DELAY_SECONDS
             return self._park(message, self.clock() + timedelta(seconds=delay), "in progress elsewhere")
@@ -106,11 +104,20 @@ class Worker:
         logger.info("command done", extra={"result": summary})
         return Outcome("done")
 
-    def _park(self, message: QueueMessage, until: datetime, why: str) -> Outcome:
+    def _retry_later(self, message: QueueMessage, exc: RetryableError) -> Outcome:
+        if exc.retry_after_seconds:  # the service (or the sync) said when: not a step of the backoff
+            return self._park(message, self.clock() + timedelta(seconds=exc.retry_after_seconds), exc.message)
+        delay = backoff_seconds(message.attempt)
+        return self._park(message, self.clock() + timedelta(seconds=delay), exc.message, backoff_step=True)
+
+    def _park(self, message: QueueMessage, until: datetime, why: str, *, backoff_step: bool = False) -> Outcome:
+        # Only faults without a stated wait count as attempts: waiting for a rate limit, for another
+        # worker or for a due time must not stretch the backoff of a later fault.
+        attempt = message.attempt + 1 if backoff_step else message.attempt
         delay = min(self.park_recheck_seconds, max(0, int((until - self.clock()).total_seconds() + 0.999)))
-        self.queue.park(message, until=until, delay_seconds=delay)
+        self.queue.park(message, until=until, delay_seconds=delay, attempt=attempt)
         self._history(message.command, "parked", error=why)
-        logger.info("command parked", extra={"why": why, "until": until.isoformat(), "delay_seconds": delay, "attempt": message.attempt + 1})
+        logger.info("command parked", extra={"why": why, "until": until.isoformat(), "delay_seconds": delay, "attempt": attempt})
         return Outcome("parked", why)
 
 

@@ -56,15 +56,26 @@ class XeroChangeSync:
     on_metric: Callable[[str, float], None] = lambda name, value: None
 
     def __call__(self, command: XeroResourceChanged) -> dict[str, str]:
-        if command.category == "INVOICE" and command.event_type == "CREATE" \
-                and self.links.invoice_state(command.tenant_id, command.resource_id):
-            # The bridge created it and wrote its state already: nothing to read (later changes are UPDATEs).
-            self.on_metric("StaleEventsDropped", 1)
-            return {"outcome": "stale", "invoice_id": command.resource_id}
+        if command.event_type == "CREATE":
+            settled = self._creation_settled(command)
+            if settled is not None:
+                return settled
         if command.category == "INVOICE":
             return self.invoice_changed(command.tenant_id, command.resource_id,
                                         balances_only_if_stale=command.event_type == "OVERDUE")
         return self.contact_changed(command.tenant_id, command.resource_id)
+
+    def _creation_settled(self, command: XeroResourceChanged) -> dict[str, str] | None:
+        """A creation the bridge needs no Xero call for, or None. Backfills share the organisation's 60 calls
+        a minute with the worker, and every invoice they create comes back as an event."""
+        if command.category == "CONTACT":
+            # A new contact holds what was just entered: the CRM's own data when the bridge created it.
+            return {"outcome": "ignored", "why": "a new contact carries nothing the CRM lacks"}
+        if self.links.invoice_state(command.tenant_id, command.resource_id):
+            # The bridge created it as a DRAFT and wrote that state back already; changes come as UPDATEs.
+            self.on_metric("StaleEventsDropped", 1)
+            return {"outcome": "stale", "invoice_id": command.resource_id}
+        return None
 
     def invoice_changed(self, tenant_id: str, invoice_id: str, *, balances_only_if_stale: bool = False) -> dict[str, str]:
         invoice = self.xero.get_invoice(tenant_id, invoice_id)
