@@ -123,3 +123,10 @@ def test_webhook_functions_resume_from_a_snapshot_through_their_published_alias(
     assert function["SnapStart"] == {"ApplyOn": {"Ref": "WebhookSnapStart"}}
     assert function["AutoPublishAlias"] == "live"  # SnapStart applies to published versions only
     assert T["Parameters"]["WebhookSnapStart"]["Default"] == "PublishedVersions"
+
+
+def test_a_crm_daily_budget_used_up_alarms_on_the_worker_metric():
+    alarm = props("CrmDailyLimitAlarm")
+
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["AlarmActions"]) == (
+        "CrmDailyLimitReached", 0, [{"Ref": "AlarmTopic"}])

@@ -123,3 +123,30 @@ def test_a_bug_fails_the_record_so_sqs_redrives_it_to_the_dlq():
 def test_a_malformed_message_fails_the_record():
     with pytest.raises(ValueError):
         worker(lambda c: {}).process('{"command": {"kind": "unknown"}}')
+
+
+@pytest.mark.parametrize(("problem", "alarm_metric"), [
+    ("day", "XeroDailyLimitReached"), ("daily", "CrmDailyLimitReached"), ("hubspot_daily", "CrmDailyLimitReached"),
+])
+def test_a_used_up_daily_budget_parks_the_work_and_raises_its_alarm_metric(problem, alarm_metric):
+    def limited(c):
+        raise RateLimitedError("429", retry_after_seconds=3600, problem=problem)
+
+    metrics = []
+    w = worker(limited)
+    w.on_metric = lambda name, value: metrics.append(name)
+
+    assert w.process(body()).status == "parked"
+    assert alarm_metric in metrics
+
+
+def test_a_burst_limit_raises_no_daily_alarm():
+    def limited(c):
+        raise RateLimitedError("429", retry_after_seconds=2, problem="burst")
+
+    metrics = []
+    w = worker(limited)
+    w.on_metric = lambda name, value: metrics.append(name)
+    w.process(body())
+
+    assert metrics == ["RateLimited"]

@@ -36,6 +36,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The rate-limit problems that mean a whole day's budget is gone, and the alarm metric each raises.
+DAILY_LIMIT_METRICS = {"day": "XeroDailyLimitReached", "daily": "CrmDailyLimitReached",
+                       "hubspot_daily": "CrmDailyLimitReached"}
+
 # A concurrent worker holds the same command: look again shortly.
 IN_PROGRESS_DELAY_SECONDS = 5
 
@@ -84,8 +88,8 @@ class Worker:
             summary = self.run_once(command.idempotency_key, lambda: handler(command))
         except RateLimitedError as exc:
             self.on_metric("RateLimited", 1)
-            if exc.problem == "day":
-                self.on_metric("XeroDailyLimitReached", 1)
+            if exc.problem in DAILY_LIMIT_METRICS:
+                self.on_metric(DAILY_LIMIT_METRICS[exc.problem], 1)
             return self._retry_later(message, exc)
         except RetryableError as exc:
             return self._retry_later(message, exc)
