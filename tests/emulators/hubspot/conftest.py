@@ -7,97 +7,23 @@ No __init__.py in this folder on purpose: a package named `hubspot` here would s
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from local.emulators.hubspot import HubSpotConfig, HubSpotEmulatorHandle, start_hubspot_emulator
+from tests.webhook_receiver import Receiver, receiving
 
 TOKEN = "local-hubspot-token"
 SECRET = "local-hubspot-secret"
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        return json.loads(self.raw)
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
-
-
-@dataclass
-class Receiver:
-    """Records every POST; answers with the queued statuses first, then `default_status`, after `delay` s."""
-
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    default_status: int = 200
-    delay: float = 0.0
-    cond: threading.Condition = field(default_factory=threading.Condition)
-
-    def next_status(self) -> int:
-        with self.cond:
-            return self.statuses.pop(0) if self.statuses else self.default_status
-
-    def record(self, item: Received) -> None:
-        with self.cond:
-            self.requests.append(item)
-            self.cond.notify_all()
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.requests) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} webhook request(s), got {len(self.requests)}")
-                self.cond.wait(remaining)
-            return list(self.requests)
-
-    def events(self) -> list[dict[str, Any]]:
-        return [event for r in self.requests for event in r.events]
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.record(Received("POST", self.path, dict(self.headers), raw))
-            if state.delay:
-                time.sleep(state.delay)
-            status = state.next_status()
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_port}/webhooks/hubspot"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with receiving("/webhooks/hubspot") as state:
+        yield state
 
 
 @pytest.fixture(scope="session")
