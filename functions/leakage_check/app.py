@@ -4,25 +4,23 @@ that differ); LeakageFound counts the findings, and the alarm on it tells someon
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmbridge.config import get_settings
+from crmbridge.metrics import counter
 from crmbridge.ops.golive import golive_from_settings
 from crmbridge.ops.leakage import Leakage
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+metric = counter(metrics)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    def metric(name: str, value: float) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
     settings = get_settings()
     since = datetime.now(UTC) - timedelta(days=settings.leakage_lookback_days)
     report = Leakage(golive_from_settings(settings, metric)).run(won_from=since)

@@ -1,24 +1,22 @@
 """Scheduled: re-sync Xero invoices changed since the last sweep, and overdue ones once a day."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from crmbridge.config import get_settings
+from crmbridge.metrics import counter
 from crmbridge.sync.sweep_wiring import sweeper
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+metric = counter(metrics)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    def metric(name: str, value: float) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
     sweep, tenants = sweeper(get_settings(), metric)
     report = sweep.run(tenants)
     metric("SweepEnqueued", report.enqueued)

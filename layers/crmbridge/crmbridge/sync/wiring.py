@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from crmbridge import aws
@@ -17,6 +16,7 @@ from crmbridge.crm.hubspot import HubSpotCrm
 from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.http import http_client
 from crmbridge.mapping.config import load_mapping
+from crmbridge.metrics import counter
 from crmbridge.queue import SyncQueue
 from crmbridge.secrets import HubSpotSecret, PipedriveSecret, load_secret
 from crmbridge.sync.deal_won import DealWonSync
@@ -79,10 +79,7 @@ def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
 @cache
 def worker(metrics: Metrics) -> Worker:
     settings = get_settings()
-
-    def metric(name: str, value: float) -> None:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
+    metric = counter(metrics)
     store = DynamoDBPersistenceLayer(
         table_name=settings.require("idempotency_table"), boto3_client=aws.client("dynamodb")
     )
