@@ -414,6 +414,11 @@ class Xero:
         body = {"Invoices": [{"InvoiceID": invoice_id, **changes}]}
         return self._ok(self.http.post("/api.xro/2.0/Invoices", headers=self._auth(), json=body))["Invoices"][0]
 
+    def update_contact(self, contact_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        body = {"Contacts": [{"ContactID": contact_id, **changes}]}
+        return self._ok(self.http.post(f"/api.xro/2.0/Contacts/{contact_id}", headers=self._auth(),
+                                       json=body))["Contacts"][0]
+
     def approve(self, invoice_id: str) -> dict[str, Any]:
         return self.update_invoice(invoice_id, {"Status": "AUTHORISED"})
 
