@@ -22,7 +22,7 @@ from crmbridge.mapping.config import MappingConfig
 from crmbridge.ops.backfill import Backfill, backfill_owner, batch_idempotency_key, chunks
 from crmbridge.ops.golive import GoLive
 from crmbridge.ops.throttle import DailyBudgetReached, Throttle
-from crmbridge.sync.deal_won import ContactIndex, resolve_contact_with
+from crmbridge.sync.contacts import ContactIndex, resolve_contact_with
 from crmbridge.sync.links import Links
 from crmbridge.xero.models import Contact, ContactRef, NewContact, NewInvoice
 from tests.unit.test_ops_fakes import TENANT, WON, FakeCrm, FakeXero, links_table

@@ -12,7 +12,7 @@ Checks, each with a count and examples:
   them until someone sets the Xero contact ID);
 - xero_duplicates: organisations the sync would create a new Xero contact for although a contact that
   looks like the same customer exists (a similar name or the same email domain).
-The contact rules are the sync's own (sync.deal_won.resolve_contact_with) over every Xero contact.
+The contact rules are the sync's own (sync.contacts.resolve_contact_with) over every Xero contact.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from crmbridge.mapping.config import MappingConfig, country_code
 from crmbridge.mapping.contacts import normalise_company_name
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
-from crmbridge.sync.deal_won import ContactIndex, resolve_contact_with
+from crmbridge.sync.contacts import ContactIndex, resolve_contact_with
 from crmbridge.xero.models import Contact, NewContact
 
 CHECKS = {

@@ -35,7 +35,8 @@ from crmbridge.mapping.invoice import build_invoice, invoice_reference
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
 from crmbridge.ops.throttle import DailyBudgetReached, Throttle
-from crmbridge.sync.deal_won import ContactIndex, draft_state, resolve_contact_with, write_back_of
+from crmbridge.sync.contacts import ContactIndex, resolve_contact_with
+from crmbridge.sync.deal_won import draft_state, write_back_of
 from crmbridge.sync.links import Created
 from crmbridge.xero.client import MAX_BATCH
 from crmbridge.xero.models import ContactRef, Invoice, NewInvoice

@@ -18,7 +18,7 @@ from crmbridge.mapping.invoice import build_invoice
 from crmbridge.mapping.totals import InvoiceTotals, invoice_totals
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
-from crmbridge.sync.deal_won import ContactFinder, XeroContactFinder, resolve_contact_with
+from crmbridge.sync.contacts import ContactFinder, XeroContactFinder, resolve_contact_with
 from crmbridge.xero.models import ContactRef, NewContact, NewInvoice
 
 
