@@ -9,7 +9,7 @@ Checks, each with a count and examples:
 - unmapped_products: CRM products no rule of the mapping document matches (they fall back to the
   default account, or fail when there is none);
 - ambiguous_contacts: organisations that would match more than one Xero contact (the sync refuses
-  them until someone sets the Xero contact ID);
+  them until someone chooses one: `bridgectl contact use`, or the Xero contact ID on the organisation);
 - xero_duplicates: organisations the sync would create a new Xero contact for although a contact that
   looks like the same customer exists (a similar name or the same email domain).
 The contact rules are the sync's own (sync.contacts.resolve_contact_with) over every Xero contact.
@@ -29,7 +29,7 @@ from crmbridge.mapping.config import MappingConfig, country_code
 from crmbridge.mapping.contacts import normalise_company_name
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
-from crmbridge.sync.contacts import ContactIndex, resolve_contact_with
+from crmbridge.sync.contacts import DECISION_NEEDED, ContactIndex, resolve_contact_with
 from crmbridge.xero.models import Contact, NewContact
 
 CHECKS = {
@@ -172,17 +172,16 @@ def contact_findings(orgs: list[CrmOrganisation], persons: dict[str, list[Listed
         try:
             contact = resolve_contact_with(index, deal)
         except PermanentError as exc:
-            if exc.reason != "ambiguous_contact":
+            if exc.reason != DECISION_NEEDED:
                 raise
-            wanted = normalise_company_name(org.name)
-            candidates = [c for c in live if (email and (c.email_address or "").lower() == email.lower())
-                          or normalise_company_name(c.name) == wanted]
-            findings.append(AuditFinding("ambiguous_contacts", f"organisation {_label(org)}",
-                                         f"{exc.message}: " + ", ".join(c.name for c in candidates),
-                                         crm_ids=[org.id], xero_contact_ids=[c.contact_id for c in candidates]))
+            candidates = exc.details.get("candidates")
+            ids = [str(c["ContactID"]) for c in candidates] if isinstance(candidates, list) else []
+            findings.append(AuditFinding("ambiguous_contacts", f"organisation {_label(org)}", exc.message,
+                                         crm_ids=[org.id], xero_contact_ids=ids))
             continue
         if not isinstance(contact, NewContact):
             continue
+        # Look-alikes only warn (a person decides); the sync never matches on them.
         wanted = normalise_company_name(org.name)
         domain = email_domain(email)
         lookalikes = [c for c in live if _similar(wanted, normalise_company_name(c.name))

@@ -42,6 +42,7 @@ from crmbridge.errors import BridgeError
 from crmbridge.ops import audit as audit_ops
 from crmbridge.ops import backfill as backfill_ops
 from crmbridge.ops import connect as connect_ops
+from crmbridge.ops import contact_decision as contact_ops
 from crmbridge.ops import dlq as dlq_ops
 from crmbridge.ops import dryrun as dryrun_ops
 from crmbridge.ops import history as history_ops
@@ -107,6 +108,12 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(resync_app, name="resync")
 app.add_typer(history_app, name="history")
 app.add_typer(mapping_app, name="mapping")
+contact_app = typer.Typer(
+    help=("Which Xero contact an organisation is invoiced to, where the bridge needs a person to decide "
+          "(`bridgectl status` lists the deals needing a contact decision)."),
+    no_args_is_help=True,
+)
+app.add_typer(contact_app, name="contact")
 
 StackOpt = Annotated[str | None, typer.Option(
     "--stack", metavar="NAME", help="A deployed stack (CloudFormation name); default: $BRIDGE_STACK.")]
@@ -949,6 +956,36 @@ def leakage(
             run.out.print(table)
         if report.findings:
             raise typer.Exit(1)
+
+
+# ============================================================================= contact
+
+
+@contact_app.command("use")
+def contact_use(
+    ctx: typer.Context,
+    deal_id: Annotated[str, typer.Argument(metavar="DEAL_ID", help="The CRM deal id.")],
+    contact_id: Annotated[str, typer.Argument(metavar="XERO_CONTACT_ID", help="The Xero ContactID to invoice.")],
+    tenant: TenantOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Settle which Xero contact a deal is invoiced to, then invoice it.
+
+    Use it for a deal `status` lists as needing a contact decision (contact_decision_needed: its
+    message names the Xero contacts the evidence points to). The contact must exist in Xero and not
+    be archived (a merged contact stands for the one it was merged into). Its ContactID is set on the
+    deal's CRM organisation, so the organisation's later deals go to it too; the decision is recorded
+    in the deal's history, and the deal is enqueued again as `resync deal` does. A deal that already
+    has its Xero invoice gets no second one.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        decision = contact_ops.use_contact_in(_golive(run, tenant, None), deal_id, contact_id, now=_now())
+        if as_json:
+            run.emit(decision)
+            return
+        _render_enqueued(run, decision.enqueued)
+        run.out.print(f"[green]•[/green] {escape(decision.summary)}")
 
 
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:

@@ -22,6 +22,7 @@ from crmbridge.ops.common import (
     scan_all,
 )
 from crmbridge.ops.target import Target
+from crmbridge.sync.contacts import DECISION_NEEDED
 
 QUEUES = ("SyncQueue", "SyncDeadLetterQueue")
 WEBHOOK_SOURCES = ("pipedrive", "hubspot", "xero")
@@ -98,6 +99,7 @@ class StatusReport:
     failures: list[Failure]
     failures_total: int
     notes: list[str] = field(default_factory=list)
+    contact_decisions: list[Failure] = field(default_factory=list)  # deals a person must choose a contact for
 
 
 def queue_depth(sqs: Any, logical_id: str, url: str) -> QueueDepth:
@@ -158,7 +160,7 @@ def last_activity(target: Target, *, progress: ProgressFn = no_progress) -> list
     return [Activity(direction=d, last_at=newest.get(d), entries=counts.get(d, 0)) for d in newest]
 
 
-def permanent_failures(target: Target, *, limit: int = 20,
+def permanent_failures(target: Target, *, limit: int | None = 20,
                        progress: ProgressFn = no_progress) -> tuple[list[Failure], int]:
     """Sync records that ended in a permanent failure, newest first (and how many there are)."""
     items = scan_all(target.table("LinksTable"), progress=progress,
@@ -181,7 +183,8 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, a
     if not recorded:
         notes.append("No webhook has been recorded as received yet (each webhook function notes its source at "
                      "most once a minute)" + ("." if activity else ": --activity shows the last sync each way."))
-    failures, total = permanent_failures(target, limit=failures_limit, progress=progress)
+    every, total = permanent_failures(target, limit=None, progress=progress)
+    failures = every[:failures_limit]
     report = StatusReport(
         target=target.describe(), at=now, queues=queues, connections=connections(target, now=now),
         webhooks=seen, webhooks_recorded=recorded, activity=last_activity(target, progress=progress) if activity else [],
@@ -200,6 +203,13 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, a
         elif not connection.access_token_valid:
             report.notes.append(f"Xero tenant {name}'s access token has expired: is the token refresher running? "
                                 "(its logs; TokenRefreshFailureAlarm). The worker refreshes on demand meanwhile.")
+    report.contact_decisions = [f for f in every if f.reason == DECISION_NEEDED]
+    if report.contact_decisions:
+        labels = ", ".join(f.label for f in report.contact_decisions[:10])
+        report.notes.append(
+            f"{len(report.contact_decisions)} deal(s) need a contact decision ({labels}"
+            f"{', ...' if len(report.contact_decisions) > 10 else ''}): each failure's message names the Xero "
+            "contacts the evidence points to; settle one with `bridgectl contact use DEAL_ID XERO_CONTACT_ID`.")
     if total > len(failures):
         report.notes.append(f"{total} permanent failures in all; showing the newest {len(failures)}.")
     return report

@@ -121,6 +121,8 @@ class Contact(XeroModel):
     phones: list[Phone] = Field(default_factory=list, alias="Phones")
     addresses: list[Address] = Field(default_factory=list, alias="Addresses")
     contact_status: str | None = Field(None, alias="ContactStatus")
+    # The survivor of a merge (Xero returns it on GET Contacts/{id} and on paged listings only).
+    merged_to_contact_id: str | None = Field(None, alias="MergedToContactID")
     balances: Balances | None = Field(None, alias="Balances")
     updated_date_utc: datetime | None = Field(None, alias="UpdatedDateUTC")
 
