@@ -76,6 +76,14 @@ def test_a_new_contact_that_looks_like_an_existing_one_would_be_a_duplicate():
     assert finding.check == "xero_duplicates" and finding.xero_contact_ids == ["x1"]
 
 
+def test_a_name_differing_only_by_accents_is_warned_of_not_matched():
+    # Given Xero has "Cafe Nero Ltd" and the CRM's organisation is "Café Nero"
+    contacts = [Contact(ContactID="x1", Name="Cafe Nero Ltd")]
+    # When audited, Then the sync would create a new contact, and the look-alike is pointed out
+    [finding] = contact_findings([org("1", "Café Nero", "hello@cafenero.test")], {}, contacts)
+    assert finding.check == "xero_duplicates" and finding.xero_contact_ids == ["x1"]
+
+
 def test_an_organisation_that_finds_its_contact_is_clean():
     contacts = [Contact(ContactID="x1", Name="Acme Ltd", EmailAddress="ap@acme.test")]
     assert contact_findings([org("1", "Acme Limited", "ap@acme.test")], {}, contacts) == []

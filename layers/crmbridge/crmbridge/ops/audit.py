@@ -11,13 +11,14 @@ Checks, each with a count and examples:
 - ambiguous_contacts: organisations that would match more than one Xero contact (the sync refuses
   them until someone chooses one: `bridgectl contact use`, or the Xero contact ID on the organisation);
 - xero_duplicates: organisations the sync would create a new Xero contact for although a contact that
-  looks like the same customer exists (a similar name or the same email domain).
+  looks like the same customer exists (a similar name, accents aside, or the same email domain).
 The contact rules are the sync's own (sync.contacts.resolve_contact_with) over every Xero contact.
 """
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
@@ -149,6 +150,11 @@ def unmapped_products(products: Iterable[ListedProduct], mapping: MappingConfig)
     return findings
 
 
+def _loose(name: str) -> str:
+    """A normalised name without its accents ("Café" looks like "Cafe"): only ever to warn, never to match."""
+    return normalise_company_name("".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)))
+
+
 def _similar(name: str, other: str) -> bool:
     """Normalised names that are one company's: equal without spaces, or one the other's leading words."""
     if not name or not other:
@@ -182,9 +188,9 @@ def contact_findings(orgs: list[CrmOrganisation], persons: dict[str, list[Listed
         if not isinstance(contact, NewContact):
             continue
         # Look-alikes only warn (a person decides); the sync never matches on them.
-        wanted = normalise_company_name(org.name)
+        wanted = _loose(org.name)
         domain = email_domain(email)
-        lookalikes = [c for c in live if _similar(wanted, normalise_company_name(c.name))
+        lookalikes = [c for c in live if _similar(wanted, _loose(c.name))
                       or (domain and email_domain(c.email_address) == domain)]
         if lookalikes:
             findings.append(AuditFinding(
