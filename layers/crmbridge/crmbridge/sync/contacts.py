@@ -27,6 +27,7 @@ DECISION_NEEDED = "contact_decision_needed"
 # Statuses a contact cannot be invoiced in: archived (merged ones too), and being erased on request.
 NOT_LIVE = frozenset({"ARCHIVED", "GDPRREQUEST"})
 _MAX_MERGE_HOPS = 10
+_MAX_NAMED = 10  # candidates named in a failure's message (ops reads it in status; audit lists them all)
 
 
 class ContactFinder(Protocol):
@@ -142,7 +143,9 @@ def _live(finder: ContactFinder, candidates: list[Contact]) -> list[Contact]:
 
 def decision_needed(deal: CrmDeal, why: str, candidates: list[Contact]) -> PermanentError:
     """The deal cannot be invoiced until a person chooses its contact: what to choose from, and how."""
-    named = "; ".join(f"{c.contact_id} {c.name!r}" for c in candidates)
+    named = "; ".join(f"{c.contact_id} {c.name!r}" for c in candidates[:_MAX_NAMED])
+    if len(candidates) > _MAX_NAMED:
+        named += f"; and {len(candidates) - _MAX_NAMED} more"
     return PermanentError(
         DECISION_NEEDED,
         f"{why}{': ' + named if named else ''}. Choose the contact with `bridgectl contact use {deal.id} "
