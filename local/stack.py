@@ -198,6 +198,8 @@ class LocalStack:
             function_env.pop(name, None)  # the template's defaults are the real services
         self._set_env(function_env | external | {"POWERTOOLS_TRACE_DISABLED": "true"})
         reset_function_state()
+        if self.start_emulators:
+            set_up_crm_fields()
 
         self.pollers = QueuePollers.from_provisioned(self.provisioned, runtime=self.runtime,
                                                      visibility_timeout=self.visibility_timeout)
@@ -312,6 +314,19 @@ class LocalStack:
                 self.moto.reset()
             finally:
                 self.moto.stop()
+
+
+def set_up_crm_fields() -> None:
+    """`bridgectl setup` for the stack's CRM, as an operator runs it after deploying: the bridge's CRM
+    fields exist before the first deal. A failure is logged; the worker then says crm_fields_missing."""
+    from crmbridge.errors import BridgeError
+    from crmbridge.ops.setup import run_setup
+    from crmbridge.ops.target import local_target
+
+    try:
+        run_setup(local_target(os.environ))
+    except (BridgeError, OSError) as exc:
+        logger.warning("bridgectl setup failed on the local stack: %s", exc)
 
 
 def _start_emulator(entry: EmulatorEntry, port: int, gateway_url: str) -> Any | None:

@@ -21,9 +21,18 @@ def emulator() -> Iterator:
         yield hs
 
 
+def set_up_properties(hs) -> None:
+    """What `bridgectl setup` does to the account: the bridge's properties exist before any deal."""
+    with httpx.Client(timeout=5) as http:
+        crm = HubSpotCrm(http, hs.url, hs.token)
+        for object_type in crm.field_entities:
+            crm.create_fields(object_type, crm.find_fields(object_type)[1])
+
+
 @pytest.fixture
 def hs(emulator):
     httpx.post(f"{emulator.url}/_emulator/reset", timeout=5)
+    set_up_properties(emulator)
     return emulator
 
 
@@ -104,18 +113,19 @@ def test_a_deal_without_a_currency_is_in_the_accounts_company_currency(hs, crm):
 
 def test_the_deals_xero_tax_method_property_overrides_the_line_default(hs, crm):
     deal_id = seed_deal(hs, lines=[{"name": "Book", "quantity": "1", "price": "10", "hs_tax_rate": "0"}])["refs"]["deals"]["d"]
-    crm.ensure_properties("deals")
     httpx.patch(f"{hs.url}/_emulator/app/deals/{deal_id}", json={"properties": {"xero_tax_method": "none"}}, timeout=5)
 
     assert crm.read_deal(deal_id).tax_method == "none"
 
 
-def test_the_bridge_creates_its_properties_once_in_its_own_group(hs, crm):
+def test_setup_creates_the_bridges_properties_once_in_its_own_group(hs, crm):
+    # Given an account set up once (the fixture), and setup run a second time
+    set_up_properties(hs)
     deal_id = seed_deal(hs)["refs"]["deals"]["d"]
+    # When two workers read a deal
     crm.read_deal(deal_id)
-    other = HubSpotCrm(httpx.Client(timeout=5), hs.url, hs.token)  # a second worker, cold
-
-    other.read_deal(deal_id)
+    HubSpotCrm(httpx.Client(timeout=5), hs.url, hs.token).read_deal(deal_id)
+    # Then each of the bridge's properties exists once, in its group
 
     custom = hs.state()["properties"]["deals"]["custom"]
     assert sorted(p["name"] for p in custom if p["groupName"] == "xero_bridge") == sorted(
@@ -155,15 +165,18 @@ def test_xero_mastered_contact_fields_update_the_company(hs, crm):
     assert (company["xero_billing_email"], company["phone"]) == ("ap@acme.example", "+44 20 7946 0000")
 
 
-def test_a_property_deleted_in_hubspot_is_created_again_on_the_next_write(hs, crm):
+def test_a_property_deleted_in_hubspot_since_setup_asks_for_setup_and_is_not_recreated(hs, crm):
+    # Given a worker that knows the bridge's properties, then one deleted in HubSpot
     deal_id = seed_deal(hs)["refs"]["deals"]["d"]
-    crm.read_deal(deal_id)  # the bridge's properties now exist and are cached
+    crm.read_deal(deal_id)
     with hs.core.lock:
         del hs.store.properties.defs["deals"]["xero_invoice_status"]
-
-    crm.write_invoice(deal_id, InvoiceWriteBack(invoice_id="i", invoice_number="N", status="DRAFT", url="u"))
-
-    assert properties_of(hs, "deals", deal_id, "xero_invoice_status")["xero_invoice_status"] == "DRAFT"
+    # When it writes the invoice back
+    with pytest.raises(PermanentError) as failure:
+        crm.write_invoice(deal_id, InvoiceWriteBack(invoice_id="i", invoice_number="N", status="DRAFT", url="u"))
+    # Then the failure says to run setup, and the worker created nothing
+    assert failure.value.reason == "crm_fields_missing" and "bridgectl setup" in failure.value.message
+    assert "xero_invoice_status" not in {p["name"] for p in hs.state()["properties"]["deals"]["custom"]}
 
 
 def test_a_note_is_associated_with_the_deal_and_assigned_to_its_owner(hs, crm):

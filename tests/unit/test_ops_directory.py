@@ -93,8 +93,10 @@ def test_read_deals_reads_many_deals_in_a_few_calls(pd, crm):
 
 
 def test_read_deals_matches_read_deal(pd, crm):
-    # Given one won deal
+    # Given one won deal, on an account set up for the bridge (its fields exist: `bridgectl setup`)
     [deal_id] = seed(pd, won_deals_body(1))["deals"].values()
+    for entity in crm.field_entities:
+        crm.create_fields(entity, crm.find_fields(entity)[1])
     # When it is read alone and in bulk
     # Then both readings agree
     assert crm.read_deals([str(deal_id)]) == [crm.read_deal(str(deal_id))]

@@ -178,9 +178,11 @@ class PropertyRegistry:
             options = options or _bool_options()
         if type_ == "enumeration" and not options:
             raise validation_error("Enumeration properties need at least one option")
+        # The properties spec requires label, value and hidden on every option sent.
         if not isinstance(options, list) or not all(isinstance(o, dict) and isinstance(o.get("value"), str)
-                                                    and isinstance(o.get("label"), str) for o in options):
-            raise validation_error("options must be a list of {label, value} objects")
+                                                    and isinstance(o.get("label"), str)
+                                                    and isinstance(o.get("hidden"), bool) for o in options):
+            raise validation_error("options must be a list of {label, value, hidden} objects")
         now = iso_millis(self._now())
         definition = PropertyDef(
             name=name, label=body["label"], type=type_, field_type=field_type, group_name=body["groupName"],

@@ -5,8 +5,8 @@ first contact the person, its line items the lines. Whether it is won comes from
 stage `closedwon`, or any stage whose metadata.probability is 1.0 (custom pipelines).
 
 The bridge's own properties (Xero invoice number, status, ContactID...) live in a property group
-"xero_bridge" on deals and companies, created on first use if missing; what exists is cached for the
-life of the process. Property values travel as strings, as HubSpot keeps them.
+"xero_bridge" on deals and companies, created once by `bridgectl setup` (stored in crm.field_store);
+workers check they exist once per process and never create one. Property values travel as strings, as HubSpot keeps them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crmbridge.crm.field_store import FieldStore, StoredFields, fields_missing
 from crmbridge.crm.models import (
     CrmAddress,
     CrmDeal,
@@ -65,9 +66,13 @@ COMPANY_PROPERTIES: dict[str, tuple[str, str, str, str]] = {
     "on_stop": ("xero_on_stop", "Xero on stop", "bool", "booleancheckbox"),
     "billing_email": ("xero_billing_email", "Billing email", "string", "text"),
 }
-TAX_METHOD_OPTIONS = [{"label": "Tax exclusive", "value": "exclusive"},
-                      {"label": "Tax inclusive", "value": "inclusive"},
-                      {"label": "No tax", "value": "none"}]
+# Options as HubSpot's properties API requires them: label, value and hidden on each.
+TAX_METHOD_OPTIONS = [{"label": "Tax exclusive", "value": "exclusive", "displayOrder": 0, "hidden": False},
+                      {"label": "Tax inclusive", "value": "inclusive", "displayOrder": 1, "hidden": False},
+                      {"label": "No tax", "value": "none", "displayOrder": 2, "hidden": False}]
+BOOL_OPTIONS = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
+_OPTIONS = {"enumeration": TAX_METHOD_OPTIONS, "bool": BOOL_OPTIONS}
 _PROPERTIES = {"deals": DEAL_PROPERTIES, "companies": COMPANY_PROPERTIES}
 
 DEAL_READ = ["dealname", "amount", "dealstage", "pipeline", "closedate", "deal_currency_code",
@@ -140,6 +145,7 @@ class Pipelines(_Body):
 class PropertyList(_Body):
     class Item(_Body):
         name: str
+        label: str | None = None
 
     results: list[Item] = Field(default_factory=list)
 
@@ -203,9 +209,11 @@ def _seconds_to_midnight(now: datetime) -> float:
 # ---------------------------------------------------------------------------------------------------- client
 class HubSpotCrm:
     name = "hubspot"
+    field_entities = ("deals", "companies")
 
     def __init__(self, http: httpx.Client, api_url: str, app_token: str, *, portal_id: str | None = None,
-                 app_url: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 app_url: str | None = None, fields: FieldStore | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._http = http
         self._api = api_url.rstrip("/")
@@ -214,6 +222,7 @@ class HubSpotCrm:
         self._app_url = (app_url or "https://app.hubspot.com").rstrip("/")
         self._clock = clock
         self._now = now
+        self._fields = fields
         self._ready: set[str] = set()  # object types whose bridge properties are known to exist
         self._pipelines: dict[str, Pipeline] = {}
         self._pipelines_at: float | None = None
@@ -280,47 +289,74 @@ class HubSpotCrm:
     def _named(self, object_type: str, values: dict[str, str]) -> dict[str, str]:
         return {self.property_name(object_type, key): value for key, value in values.items()}
 
-    def ensure_properties(self, object_type: str) -> None:
-        """Create the group and the bridge's properties on `object_type` (deals|companies) if missing.
-
-        Idempotent: what exists is left alone, and a 409 (someone created it meanwhile) counts as done.
-        """
-        if object_type in self._ready:
-            return
-        existing = {p.name for p in self._model(
+    def find_fields(self, object_type: str) -> tuple[StoredFields, list[str]]:
+        """The bridge's properties on `object_type` (deals|companies) that exist, and the keys of those
+        missing. Names are unique in HubSpot, so the bridge's are found by name; another property with
+        one of their labels (made by hand) is listed as a duplicate, never used."""
+        existing = self._model(
             PropertyList, self._call("GET", f"/crm/v3/properties/{object_type}", what=f"GET {object_type} properties"),
-            "properties").results}
-        wanted = _PROPERTIES[object_type]
-        missing = [spec for spec in wanted.values() if spec[0] not in existing]
-        if missing:
+            "properties").results
+        names = {p.name for p in existing}
+        codes, duplicates, missing = {}, {}, []
+        for key, (name, label, _, _) in _PROPERTIES[object_type].items():
+            if name in names:
+                codes[key] = name
+            else:
+                missing.append(key)
+            alike = sorted(p.name for p in existing if p.label == label and p.name != name)
+            if alike:
+                duplicates[key] = alike
+        return StoredFields(codes=codes, duplicates=duplicates), missing
+
+    def create_fields(self, object_type: str, keys: list[str]) -> None:
+        """Create the group and these of the bridge's properties (only `bridgectl setup` does); a 409
+        (it exists already) counts as done."""
+        with contextlib.suppress(_Conflict):
+            self._call("POST", f"/crm/v3/properties/{object_type}/groups", json={"name": GROUP, "label": GROUP_LABEL},
+                       what=f"POST {object_type} property group")
+        for key in keys:
+            name, label, type_, field_type = _PROPERTIES[object_type][key]
+            body: dict[str, Any] = {"name": name, "label": label, "type": type_, "fieldType": field_type,
+                                    "groupName": GROUP, "description": "Written by the Xero CRM bridge."}
+            if type_ in _OPTIONS:
+                body["options"] = _OPTIONS[type_]
             with contextlib.suppress(_Conflict):
-                self._call("POST", f"/crm/v3/properties/{object_type}/groups", json={"name": GROUP, "label": GROUP_LABEL},
-                           what=f"POST {object_type} property group")
-            for name, label, type_, field_type in missing:
-                body: dict[str, Any] = {"name": name, "label": label, "type": type_, "fieldType": field_type,
-                                        "groupName": GROUP, "description": "Written by the Xero CRM bridge."}
-                if type_ == "enumeration":
-                    body["options"] = TAX_METHOD_OPTIONS
-                with contextlib.suppress(_Conflict):
-                    self._call("POST", f"/crm/v3/properties/{object_type}", json=body, what=f"POST {object_type} property")
-        self._ready.add(object_type)
+                self._call("POST", f"/crm/v3/properties/{object_type}", json=body, what=f"POST {object_type} property")
+
+    def field_codes(self, object_type: str) -> dict[str, str]:
+        """The bridge's property names on `object_type`, once it is known they exist: stored by `bridgectl
+        setup` and read once per process. Never creates one; raises crm_fields_missing when one is missing."""
+        if object_type not in self._ready:
+            stored = self._fields.load(SERVICE, object_type) if self._fields is not None else None
+            if stored is not None:
+                missing = [key for key in _PROPERTIES[object_type] if key not in stored.codes]
+            else:
+                # Nothing stored: a deployment from before `bridgectl setup`, whose properties an older
+                # version created, keeps working; the first worker stores what it found.
+                found, missing = self.find_fields(object_type)
+                if not missing and self._fields is not None:
+                    self._fields.save_first(SERVICE, object_type, found)
+            if missing:
+                raise fields_missing("HubSpot", object_type, [_PROPERTIES[object_type][key][0] for key in missing])
+            self._ready.add(object_type)
+        return {key: spec[0] for key, spec in _PROPERTIES[object_type].items()}
 
     def _patch(self, object_type: str, object_id: str, values: dict[str, str], what: str) -> None:
-        """PATCH the bridge's properties; if one was deleted in HubSpot since, create it again once."""
-        self.ensure_properties(object_type)
+        """PATCH the bridge's properties (one deleted in HubSpot since setup is a setup to run again)."""
+        self.field_codes(object_type)
         path = f"/crm/v3/objects/{object_type}/{_id(object_id)}"
         try:
             self._call("PATCH", path, json={"properties": values}, what=what)
-        except _MissingProperty:
+        except _MissingProperty as exc:
             self._ready.discard(object_type)
-            self.ensure_properties(object_type)
-            self._call("PATCH", path, json={"properties": values}, what=what)
+            raise fields_missing("HubSpot", object_type, []) from exc
 
     # ------------------------------------------------------------------ reads
     def read_deal(self, deal_id: str) -> CrmDeal:
         deal_id = _id(deal_id)
-        self.ensure_properties("deals")
-        self.ensure_properties("companies")
+        # Strict: no deal is invoiced where the bridge's properties were never set up.
+        self.field_codes("deals")
+        self.field_codes("companies")
         deal = self._model(HubSpotObject, self._call(
             "GET", f"/crm/v3/objects/deals/{_id(deal_id)}",
             params={"properties": ",".join(DEAL_READ), "associations": "companies,contacts,line_items"},

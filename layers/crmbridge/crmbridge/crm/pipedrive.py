@@ -1,13 +1,15 @@
-"""Pipedrive: v2 deals, organisations, persons, deal products and fields; v1 notes.
+"""Pipedrive: v2 deals, organisations, persons, products, deal products and fields; v1 notes.
 
-The bridge's own fields (Xero invoice number, status, ContactID...) are custom fields found by name
-and created on first use; their 40-character codes are cached for the life of the process.
+The bridge's own fields (Xero invoice number, status, ContactID...) are custom fields that
+`bridgectl setup` creates once; their 40-character codes are stored (crm.field_store) and read once
+per process. Deal products carry no product code: it is read from the products, in bulk, and cached.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 
 from crmbridge.crm.directory import DealSummary, ListedPerson, ListedProduct
+from crmbridge.crm.field_store import FieldStore, StoredFields, fields_missing
 from crmbridge.crm.models import (
     CrmAddress,
     CrmDeal,
@@ -29,7 +32,10 @@ from crmbridge.errors import PermanentError, RateLimitedError, RetryableError
 from crmbridge.http import permanent_for_status, raise_for_transient, send
 
 SERVICE = "pipedrive"
-BULK_IDS = 100  # ids per bulk read (deals ids=, deals/products deal_ids=, organizations/persons ids=)
+BULK_IDS = 100  # ids per bulk read (deals ids=, deals/products deal_ids=, organizations/persons/products ids=)
+# Deal products carry no product code; the code is on the product, read in bulk and kept this long (a code
+# changed in Pipedrive shows on deals read after that).
+PRODUCT_CACHE_SECONDS = 300.0
 
 # The bridge's custom fields: (entity, key in code, name shown in Pipedrive, Pipedrive field type).
 DEAL_FIELDS = {
@@ -52,6 +58,7 @@ ORGANISATION_FIELDS = {
     "billing_email": ("Billing email", "varchar"),
     "phone": ("Phone", "varchar"),
 }
+BRIDGE_FIELDS = {"deal": DEAL_FIELDS, "organization": ORGANISATION_FIELDS}
 
 
 def _decimal(value: Any, default: Decimal = Decimal(0)) -> Decimal:
@@ -72,14 +79,19 @@ def _custom_value(raw: Any) -> Any:
 
 class PipedriveCrm:
     name = "pipedrive"
+    field_entities = ("deal", "organization")
 
-    def __init__(self, http: httpx.Client, api_url: str, api_token: str, *, app_url: str | None = None) -> None:
+    def __init__(self, http: httpx.Client, api_url: str, api_token: str, *, app_url: str | None = None,
+                 fields: FieldStore | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._http = http
         self._api = api_url.rstrip("/")
         self._token = api_token
         self._app_url = (app_url or "https://app.pipedrive.com").rstrip("/")
+        self._fields = fields
         self._field_codes: dict[str, dict[str, str]] = {}
         self._fields_lock = threading.Lock()
+        self._clock = clock
+        self._product_codes: dict[str, tuple[str | None, float]] = {}  # product id -> (code, read at)
         self.calls = 0
 
     # ------------------------------------------------------------------ HTTP
@@ -109,45 +121,71 @@ class PipedriveCrm:
             raise RetryableError(f"Pipedrive answered {what} with a body that is not JSON") from exc
 
     # ------------------------------------------------------------------ fields
-    def _existing_fields(self, entity: str) -> dict[str, str]:
-        return {
-            (f.get("field_name") or f.get("name")): (f.get("field_code") or f.get("key"))
-            for f in self._call("GET", f"/api/v2/{entity}Fields", params={"limit": 500}, what=f"GET {entity}Fields").get("data") or []
-        }
+    def _listed_fields(self, entity: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/api/v2/{entity}Fields", params={"limit": 500},
+                          what=f"GET {entity}Fields").get("data") or []
+
+    def find_fields(self, entity: str) -> tuple[StoredFields, list[str]]:
+        """The bridge's fields on `entity` as the account holds them, found by name, and the keys of those
+        it lacks. Pipedrive lets two fields share a name: then the oldest (earliest add_time, then the
+        lowest field_code) is the bridge's, whoever looks, and the others are listed as duplicates."""
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for field in self._listed_fields(entity):
+            if field.get("is_custom_field") is not False:
+                by_name.setdefault(field.get("field_name") or field.get("name") or "", []).append(field)
+        codes: dict[str, str] = {}
+        duplicates: dict[str, list[str]] = {}
+        missing: list[str] = []
+        for key, (label, _) in BRIDGE_FIELDS[entity].items():
+            found = sorted((f.get("add_time") or "", _code(f)) for f in by_name.get(label, []) if _code(f))
+            if not found:
+                missing.append(key)
+                continue
+            codes[key] = found[0][1]
+            if len(found) > 1:
+                duplicates[key] = [code for _, code in found[1:]]
+        return StoredFields(codes=codes, duplicates=duplicates), missing
+
+    def create_fields(self, entity: str, keys: Sequence[str]) -> None:
+        """Create these of the bridge's fields (only `bridgectl setup` does)."""
+        for key in keys:
+            label, field_type = BRIDGE_FIELDS[entity][key]
+            self._call("POST", f"/api/v2/{entity}Fields", json={"field_name": label, "field_type": field_type},
+                       what=f"POST {entity}Fields")
 
     def field_codes(self, entity: str) -> dict[str, str]:
-        """Codes of the bridge's fields on `entity` (deal|organization), creating the missing ones (under
-        a lock: writers on several threads must not each create them)."""
-        if entity in self._field_codes:
-            return self._field_codes[entity]
-        with self._fields_lock:
-            if entity not in self._field_codes:
-                self._field_codes[entity] = self._find_or_create_fields(entity)
-            return self._field_codes[entity]
-
-    def _find_or_create_fields(self, entity: str) -> dict[str, str]:
-        wanted = DEAL_FIELDS if entity == "deal" else ORGANISATION_FIELDS
-        existing = self._existing_fields(entity)
-        codes = {}
-        for key, (label, field_type) in wanted.items():
-            if label not in existing:
-                created = self._call("POST", f"/api/v2/{entity}Fields", json={"field_name": label, "field_type": field_type},
-                                     what=f"POST {entity}Fields").get("data") or {}
-                existing[label] = created.get("field_code") or created.get("key")
-            codes[key] = existing[label]
-        return codes
+        """Codes of the bridge's fields on `entity` (deal|organization): stored by `bridgectl setup`, read
+        once per process. Never creates a field; raises crm_fields_missing when one does not exist."""
+        if entity not in self._field_codes:
+            with self._fields_lock:
+                if entity not in self._field_codes:
+                    codes, missing = self._lookup_codes(entity)
+                    if missing:
+                        raise fields_missing("Pipedrive", entity, [BRIDGE_FIELDS[entity][key][0] for key in missing])
+                    self._field_codes[entity] = codes
+        return self._field_codes[entity]
 
     def _read_codes(self, entity: str) -> dict[str, str]:
-        """Codes of the bridge's fields that exist, for reading: a read never creates a field (a field
-        that does not exist yet holds nothing). Cached once every field exists."""
+        """Codes of the bridge's fields that exist, for reading: a field that does not exist holds nothing."""
         if entity in self._field_codes:
             return self._field_codes[entity]
-        wanted = DEAL_FIELDS if entity == "deal" else ORGANISATION_FIELDS
-        existing = self._existing_fields(entity)
-        codes = {key: existing[label] for key, (label, _) in wanted.items() if existing.get(label)}
-        if len(codes) == len(wanted):
+        codes, missing = self._lookup_codes(entity)
+        if not missing:
             self._field_codes[entity] = codes
         return codes
+
+    def _lookup_codes(self, entity: str) -> tuple[dict[str, str], list[str]]:
+        """The stored codes, and the keys of the bridge's fields they lack."""
+        stored = self._fields.load(SERVICE, entity) if self._fields is not None else None
+        if stored is not None:
+            return stored.codes, [key for key in BRIDGE_FIELDS[entity] if key not in stored.codes]
+        # Nothing stored: a deployment from before `bridgectl setup` (its fields made by an older version)
+        # keeps working. Its fields are found by name, with the choice setup makes, and the first worker
+        # stores them; a field that does not exist is never created here.
+        found, missing = self.find_fields(entity)
+        if not missing and self._fields is not None:
+            found = self._fields.save_first(SERVICE, entity, found)
+        return found.codes, missing
 
     # ------------------------------------------------------------------ reads
     def read_deal(self, deal_id: str) -> CrmDeal:
@@ -186,13 +224,32 @@ class PipedriveCrm:
             params["cursor"] = cursor
 
     def _deal_lines(self, deal_id: str) -> list[CrmLine]:
-        return [_line(item) for item in self._pages(f"/api/v2/deals/{deal_id}/products", {}, "GET deal products")
-                if item.get("is_enabled") is not False]
+        return self._lines([item for item in self._pages(f"/api/v2/deals/{deal_id}/products", {}, "GET deal products")
+                            if item.get("is_enabled") is not False])
+
+    def _lines(self, items: list[dict[str, Any]]) -> list[CrmLine]:
+        """Deal products as lines, each with its product's code (mapping rules match on it)."""
+        codes = self._codes_of({str(item["product_id"]) for item in items if item.get("product_id") is not None})
+        return [_line(item, codes.get(str(item.get("product_id")))) for item in items]
+
+    def _codes_of(self, product_ids: set[str]) -> dict[str, str | None]:
+        """Product codes by product id: from the cache while fresh, else one bulk read per 100 products.
+        A product Pipedrive no longer lists (deleted) has no code."""
+        now = self._clock()
+        stale = sorted(i for i in product_ids
+                       if i not in self._product_codes or now - self._product_codes[i][1] > PRODUCT_CACHE_SECONDS)
+        for start in range(0, len(stale), BULK_IDS):
+            chunk = stale[start:start + BULK_IDS]
+            found = {str(p["id"]): p.get("code") or None
+                     for p in self._pages("/api/v2/products", {"ids": ",".join(chunk)}, "GET products by id")}
+            for product_id in chunk:
+                self._product_codes[product_id] = (found.get(product_id), now)
+        return {i: self._product_codes[i][0] for i in product_ids}
 
     def _organisation(self, org_id: str) -> CrmOrganisation:
         org = self._call("GET", f"/api/v2/organizations/{org_id}", what="GET organization")["data"]
-        # The sync's read creates the bridge's fields, long before Xero's webhooks about the contact the
-        # invoice creates can make another worker write to them (two creators would make two fields).
+        # Strict: a deal is not invoiced on an account whose bridge fields were never set up (its
+        # ContactID and balances could not be written back).
         return self._organisation_of(org, self.field_codes("organization"))
 
     @staticmethod
@@ -246,10 +303,12 @@ class PipedriveCrm:
     def _read_some(self, deal_ids: list[str]) -> list[CrmDeal]:
         ids = ",".join(deal_ids)
         raw = {str(d["id"]): d for d in self._pages("/api/v2/deals", {"ids": ids}, "GET deals by id")}
-        lines: dict[str, list[CrmLine]] = {}
+        items: dict[str, list[dict[str, Any]]] = {}
         for item in self._pages("/api/v2/deals/products", {"deal_ids": ids}, "GET products of deals"):
             if item.get("is_enabled") is not False:
-                lines.setdefault(str(item["deal_id"]), []).append(_line(item))
+                items.setdefault(str(item["deal_id"]), []).append(item)
+        self._codes_of({str(i["product_id"]) for some in items.values() for i in some if i.get("product_id") is not None})
+        lines = {deal_id: self._lines(some) for deal_id, some in items.items()}
         org_ids = sorted({str(d["org_id"]) for d in raw.values() if d.get("org_id")})
         person_ids = sorted({str(d["person_id"]) for d in raw.values() if d.get("person_id")})
         codes = self._read_codes("organization") if org_ids else {}
@@ -346,11 +405,11 @@ def _time(text: Any) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if isinstance(text, str) and text else None
 
 
-def _line(item: dict[str, Any]) -> CrmLine:
+def _line(item: dict[str, Any], product_code: str | None) -> CrmLine:
     return CrmLine(
         name=item.get("name") or "Item",
         product_id=str(item["product_id"]) if item.get("product_id") is not None else None,
-        product_code=item.get("product_code") or item.get("code"),
+        product_code=product_code,
         quantity=_decimal(item.get("quantity"), Decimal(1)),
         unit_price=_decimal(item.get("item_price")),
         discount=_decimal(item.get("discount")),
@@ -378,6 +437,10 @@ def _address(raw: Any) -> CrmAddress | None:
         line1=line1, city=raw.get("locality") or raw.get("city"),
         postal_code=raw.get("postal_code"), country=raw.get("country"),
     )
+
+
+def _code(field: dict[str, Any]) -> str | None:
+    return field.get("field_code") or field.get("key")
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -988,6 +988,34 @@ def contact_use(
         run.out.print(f"[green]•[/green] {escape(decision.summary)}")
 
 
+@app.command()
+def setup(ctx: typer.Context, stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False) -> None:
+    """Create the bridge's own CRM fields (Xero invoice number, status, balances, ContactID...) once and
+    store their codes, where every worker finds them.
+
+    Run it once after deploying, and again after an upgrade that adds a field: workers never create a
+    field (a deal on an account without them fails with crm_fields_missing). Idempotent. Where a field
+    exists twice, the oldest is used and the others are listed (`bridgectl status` keeps warning).
+    """
+    from crmbridge.ops import setup as setup_ops
+
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        report = setup_ops.run_setup(run.target)
+        if as_json:
+            run.emit(report)
+            return
+        _target_line(run)
+        table = _table(f"The bridge's {report.crm} fields", "Entity", "Field", "Code", "")
+        for entity in report.entities:
+            for key, code in entity.codes.items():
+                note = "[green]created[/green]" if key in entity.created else ""
+                if key in entity.duplicates:
+                    note = f"[yellow]{len(entity.duplicates[key])} duplicate(s) ignored[/yellow]"
+                table.add_row(entity.entity, key, code, note)
+        run.out.print(table)
+
+
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:
     """Run bridgectl in this process, writing to these streams instead of sys.stdout/sys.stderr (so it
     can run next to threads that log to sys.stdout, as the local stack's functions do); the exit code."""

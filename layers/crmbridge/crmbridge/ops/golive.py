@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from crmbridge.config import Settings
+from crmbridge.crm.field_store import FieldStore
 from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.errors import ConfigError
 from crmbridge.mapping.config import MappingConfig, load_mapping
@@ -111,7 +112,8 @@ def golive(target: Target, *, tenant_id: str | None = None, mapping_file: str | 
     hook: Any = on_response or (lambda tenant, response: None)
     xero = XeroClient(client, settings.xero_api_url, tokens, on_response=hook,
                       before_request=before_request or (lambda tenant: None))
-    crm = PipedriveCrm(client, settings.pipedrive_api_url, pipedrive_secret(target).api_token.get_secret_value())
+    crm = PipedriveCrm(client, settings.pipedrive_api_url, pipedrive_secret(target).api_token.get_secret_value(),
+                       fields=FieldStore(target.table("LinksTable")))
     return GoLive(target=target, settings=settings, crm=crm, xero=xero, links=Links(target.table("LinksTable")),
                   mapping=mapping_for(settings, mapping_file),
                   tenant_id=tenant_id or settings.xero_tenant_id or default_tenant(target))
@@ -131,7 +133,8 @@ def golive_from_settings(settings: Settings, metric: Callable[[str, float], None
     http = http_client(settings.http_timeout_seconds)
     tokens = token_manager(settings, metric)
     secret = load_secret(PipedriveSecret, settings.require("pipedrive_secret_arn"), max_age=settings.secrets_max_age_seconds)
-    crm = PipedriveCrm(http, settings.pipedrive_api_url, secret.api_token.get_secret_value())
+    crm = PipedriveCrm(http, settings.pipedrive_api_url, secret.api_token.get_secret_value(),
+                       fields=FieldStore(table(settings, "links_table")))
     xero = XeroClient(http, settings.xero_api_url, tokens, on_response=day_limit_metric(metric))
     tenant_id = tenant_resolver(settings, tokens.store)(None)  # type: ignore[arg-type]
     return GoLive(target=None, settings=settings, crm=crm, xero=xero,

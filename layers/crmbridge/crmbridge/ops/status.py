@@ -21,6 +21,7 @@ from crmbridge.ops.common import (
     parse_time,
     scan_all,
 )
+from crmbridge.ops.setup import field_warnings
 from crmbridge.ops.target import Target
 from crmbridge.sync.contacts import DECISION_NEEDED
 
@@ -193,6 +194,7 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, a
     dlq = next(q for q in queues if q.queue == "SyncDeadLetterQueue")
     if dlq.total:
         report.notes.append(f"{dlq.total} message(s) in the dead-letter queue: `bridgectl dlq list`.")
+    report.notes.extend(field_warnings(target))
     if not report.connections:
         report.notes.append("No Xero organisation is connected: `bridgectl connect`.")
     for connection in report.connections:
