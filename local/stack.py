@@ -20,7 +20,8 @@ Environment the stack sets in os.environ (restored by stop()):
   they were unset (so a recording or validating proxy can sit in between), pointing at the emulators;
 - POWERTOOLS_TRACE_DISABLED=true.
 Knobs: LOCAL_VISIBILITY_TIMEOUT_SECONDS (visibility timeout of the polled queues, instead of the
-template's 180 s), LOCAL_SCHEDULE_SPEEDUP (divides schedule periods; 0 = only run_now).
+template's 180 s), LOCAL_SCHEDULE_SPEEDUP (divides schedule periods; 0 = only run_now),
+EMULATOR_LATENCY_MS / EMULATOR_JITTER_MS (added in front of every emulator API request).
 
 moto's state is process-wide: one LocalStack per process at a time; it is emptied on start and stop.
 """
@@ -39,6 +40,7 @@ from typing import Any
 
 import boto3
 
+from local.emulators.common.config import latency_from_env
 from local.gateway import Gateway, LambdaRuntime, routes_from_template
 from local.moto_server import REGION, MotoServer, client_environment
 from local.poller import QueuePollers, visibility_timeout_override
@@ -184,6 +186,9 @@ class LocalStack:
                 handle = _start_emulator(entry, _port(entry.name, self.ports), self.gateway.url)
                 if handle is not None:
                     self.emulators[entry.name] = handle
+            latency = latency_from_env(dict(os.environ))  # EMULATOR_LATENCY_MS / EMULATOR_JITTER_MS
+            for handle in self.emulators.values() if latency else ():
+                handle.core.faults.set_latency(latency)
 
         external = {}
         for name, (emulator, path) in EXTERNAL_URLS.items():

@@ -6,6 +6,8 @@ Control endpoints (every emulator):
   GET  /_emulator/faults    the fault rules and the log of injected faults
   POST /_emulator/faults    add rules: a rule, a list, or {"rules": [...], "replace": bool, "seed": n, "clear": bool}
   DELETE /_emulator/faults  remove every rule
+  GET  /_emulator/latency   {"latency_ms", "jitter_ms"} added in front of every API request
+  POST /_emulator/latency   {"latency_ms": 20, "jitter_ms": 10}; zeros (or a reset) switch it off
   GET  /_emulator/clock     {"now", "offset_seconds", "frozen"}
   POST /_emulator/clock     {"advance": seconds} | {"set": "2026-01-01T00:00:00Z"} | {"freeze": bool}
   GET  /_emulator/webhooks  webhook settings and every delivery with its attempts
@@ -55,6 +57,8 @@ def _install_fault_hooks(app: Flask, core: EmulatorCore, plugin: EmulatorPlugin,
 
     @app.before_request
     def _fault_before() -> Response | None:
+        if not request.path.lower().startswith(CONTROL_PREFIX):
+            core.faults.delay()  # every API request, whoever applies its faults
         if managed_elsewhere(request.path):
             return None
         rule = core.faults.pick(request.method, request.path, core.clock.now().isoformat())
@@ -76,6 +80,7 @@ def _install_control_routes(app: Flask, core: EmulatorCore, plugin: EmulatorPlug
                 "emulator": core.name,
                 "clock": core.clock.snapshot(),
                 "faults": core.faults.snapshot(),
+                "latency": core.faults.latency(),
                 "webhooks": core.webhooks.snapshot() if core.webhooks else None,
             }
             state.update(plugin.snapshot())
@@ -86,6 +91,7 @@ def _install_control_routes(app: Flask, core: EmulatorCore, plugin: EmulatorPlug
         body = request_json({}) or {}
         with core.lock:
             core.faults.clear()
+            core.faults.set_latency({})
             if core.webhooks:
                 core.webhooks.reset()
             if not body.get("keep_clock"):
@@ -108,6 +114,17 @@ def _install_control_routes(app: Flask, core: EmulatorCore, plugin: EmulatorPlug
     def _faults_delete() -> Response:
         core.faults.clear()
         return json_response(core.faults.snapshot())
+
+    @app.get(f"{CONTROL_PREFIX}/latency")
+    def _latency_get() -> Response:
+        return json_response(core.faults.latency())
+
+    @app.post(f"{CONTROL_PREFIX}/latency")
+    def _latency_post() -> Response:
+        try:
+            return json_response(core.faults.set_latency(request_json({}) or {}))
+        except (ValueError, TypeError) as exc:
+            return json_response({"error": str(exc)}, 400)
 
     @app.get(f"{CONTROL_PREFIX}/clock")
     def _clock_get() -> Response:

@@ -35,3 +35,12 @@ def webhook_delivery_from_env(hooks: Any, env: dict[str, str], prefix: str) -> N
         hooks.retry_schedule = float_list(env[f"{prefix}WEBHOOK_RETRY_SCHEDULE"])
     hooks.retry_scale = float(env.get(f"{prefix}WEBHOOK_RETRY_SCALE", hooks.retry_scale))
     hooks.timeout = float(env.get(f"{prefix}WEBHOOK_TIMEOUT", hooks.timeout))
+
+
+def latency_from_env(env: dict[str, str]) -> dict[str, float] | None:
+    """EMULATOR_LATENCY_MS and EMULATOR_JITTER_MS as a POST /_emulator/latency body; None when both are off."""
+    latency, jitter = env.get("EMULATOR_LATENCY_MS"), env.get("EMULATOR_JITTER_MS")
+    if is_off(latency) and is_off(jitter):
+        return None
+    return {"latency_ms": 0.0 if is_off(latency) else float(str(latency)),
+            "jitter_ms": 0.0 if is_off(jitter) else float(str(jitter))}

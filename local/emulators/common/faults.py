@@ -116,6 +116,10 @@ class FaultInjector:
         self._ids = itertools.count(1)
         self._log: deque[dict] = deque(maxlen=500)
         self._wake = threading.Event()
+        # Added in front of every API request on demand: real services are farther away than these.
+        self.latency_ms = 0.0
+        self.jitter_ms = 0.0
+        self._jitter = random.Random(seed)  # its own draws, so latency leaves fault rates reproducible
 
     # configuration -------------------------------------------------------------------------------
     def configure(self, body: dict | list) -> dict:
@@ -153,6 +157,28 @@ class FaultInjector:
                 "rules": [asdict(rule) for rule in self._rules],
                 "injected": list(self._log),
             }
+
+    def set_latency(self, body: dict) -> dict:
+        """POST /_emulator/latency {"latency_ms": 20, "jitter_ms": 10}: each API request then waits
+        latency_ms plus a uniform draw in [0, jitter_ms) before it is handled. Zeros switch it off."""
+        latency, jitter = float(body.get("latency_ms", 0)), float(body.get("jitter_ms", 0))
+        if latency < 0 or jitter < 0:
+            raise ValueError("latency_ms and jitter_ms must be at least 0")
+        with self._lock:
+            self.latency_ms, self.jitter_ms = latency, jitter
+        return self.latency()
+
+    def latency(self) -> dict:
+        with self._lock:
+            return {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms}
+
+    def delay(self) -> None:
+        """Wait the configured latency (outside the lock: requests wait side by side, as on a network)."""
+        with self._lock:
+            jitter = self._jitter.uniform(0, self.jitter_ms) if self.jitter_ms else 0.0
+            seconds = (self.latency_ms + jitter) / 1000
+        if seconds > 0:
+            self.sleep(seconds)
 
     # matching -----------------------------------------------------------------------------------
     def pick(self, method: str, path: str, now_iso: str = "") -> FaultRule | None:

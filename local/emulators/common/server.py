@@ -97,6 +97,7 @@ class EmulatorHandle:
                 "emulator": self.core.name,
                 "clock": self.core.clock.snapshot(),
                 "faults": self.core.faults.snapshot(),
+                "latency": self.core.faults.latency(),
                 "webhooks": self.webhooks.snapshot(),
                 **self.emulator.snapshot(),
             }
