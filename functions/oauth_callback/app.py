@@ -1,4 +1,4 @@
-"""GET /oauth/xero/callback: Xero redirects here after consent; store the tenant's token set."""
+"""GET /oauth/xero/callback: Xero redirects here after consent; store the consent's token set."""
 
 import html
 import time
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from crmbridge.config import get_settings
 from crmbridge.errors import BridgeError
 from crmbridge.tokens import wiring
-from crmbridge.tokens.connect import StateError, complete_connection
+from crmbridge.tokens.connect import ConnectRefused, complete_connection, connected_text
 from crmbridge.webhooks.http import request_from_event
 
 logger = Logger()
@@ -35,16 +35,16 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         connected = complete_connection(
             wiring.identity(settings), wiring.token_store(settings), wiring.signing_key(settings),
             code=request.query.get("code"), state=request.query.get("state"), redirect_uri=redirect_uri,
-            now=int(time.time()),
+            now=int(time.time()), error=request.query.get("error"),
+            error_description=request.query.get("error_description"),
         )
-    except StateError as exc:
+    except ConnectRefused as exc:
         metrics.add_metric(name="ConnectRefused", unit=MetricUnit.Count, value=1)
         logger.warning("Xero connection refused", extra={"reason": exc.message})
         return _page(400, "Connection refused", exc.message)
     except BridgeError as exc:
         logger.error("Xero connection failed", extra={"reason": exc.message})
         return _page(502, "Connection failed", exc.message)
-    names = ", ".join(name or tenant for tenant, name in connected.tenants) or "no organisation"
     metrics.add_metric(name="XeroConnected", unit=MetricUnit.Count, value=len(connected.tenants))
-    logger.info("Xero connected", extra={"tenants": [t for t, _ in connected.tenants]})
-    return _page(200, "Xero connected", f"The bridge is connected to {names}.")
+    logger.info("Xero connected", extra={"tenants": [t for t, _ in connected.tenants], "selected": connected.selected})
+    return _page(200, "Xero connected", connected_text(connected))

@@ -61,7 +61,12 @@ class IdentityService:
 
     # authorize ----------------------------------------------------------------------------------
     def authorize(self, params: dict[str, str]) -> tuple[int, str]:
-        """(302, location) after an immediate consent, or (400, error text) for a bad client."""
+        """(302, location) after an immediate consent, or (400, error text) for a bad client.
+
+        A consent gives every ticked organisation's connection one new authEventId, which the token
+        carries as its authentication_event_id claim, as Xero does. emulator_tenants=ID,ID ticks those
+        organisations; emulator_consent=deny declines (Xero redirects back with error=access_denied).
+        """
         client_id = params.get("client_id", "")
         redirect_uri = params.get("redirect_uri", "")
         if client_id != self.config.client_id:
@@ -82,9 +87,14 @@ class IdentityService:
         scope = params.get("scope", "").split()
         if not scope:
             return back(error="invalid_scope")
+        if params.get("emulator_consent") == "deny":
+            return back(error="access_denied")
+        chosen = self._ticked(params.get("emulator_tenants"))
+        if chosen is None:
+            return back(error="invalid_request", error_description="emulator_tenants names an unknown organisation")
         now = self.clock.now()
         auth_event_id = str(uuid.uuid4())
-        for tenant_id in self.store.consent_tenants:
+        for tenant_id in chosen:
             self.store.connect(tenant_id, auth_event_id)
         code = AuthCode(
             code=secrets.token_urlsafe(24),
@@ -98,6 +108,14 @@ class IdentityService:
         )
         self.store.identity.auth_codes[code.code] = code
         return back(code=code.code, scope=" ".join(scope), session_state=secrets.token_urlsafe(16))
+
+    def _ticked(self, wanted: str | None) -> list[str] | None:
+        """The organisations the user ticks on the consent screen: emulator_tenants (comma-separated
+        tenant ids, an emulator-only parameter) or, by default, every organisation it consents to."""
+        if not wanted:
+            return list(self.store.consent_tenants)
+        ticked = [t.strip().lower() for t in wanted.split(",") if t.strip()]
+        return ticked if ticked and all(t in self.store.orgs for t in ticked) else None
 
     # token --------------------------------------------------------------------------------------
     def _client(self, form: dict[str, str], authorization: str | None) -> tuple[str, str | None]:

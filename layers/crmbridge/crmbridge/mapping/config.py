@@ -91,6 +91,23 @@ class DealWithoutProducts(_Doc):
     tax_type: str | None = None
 
 
+class TenantRoute(_Doc):
+    """Deals in this currency are invoiced to this Xero organisation (groups with several companies).
+
+    Only the deal's currency can route today: the CRM deal as read carries no pipeline or custom field.
+    """
+
+    currency: str = Field(min_length=3, max_length=3)
+    tenant_id: str = Field(min_length=1, max_length=64)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, code: str) -> str:
+        if not code.isalpha() or not code.isupper():
+            raise ValueError(f"{code!r} is not an ISO 4217 currency code such as GBP")
+        return code
+
+
 class MappingConfig(_Doc):
     version: Literal[1] = 1
     default_account_code: str | None = Field(
@@ -121,6 +138,10 @@ class MappingConfig(_Doc):
     )
     note_when_paid: bool = True
     deal_without_products: DealWithoutProducts = Field(default_factory=DealWithoutProducts)
+    tenant_routes: list[TenantRoute] = Field(
+        default_factory=list,
+        description="The first route matching a deal names its Xero organisation; none: the chosen one",
+    )
 
     @field_validator("tax_types_by_rate")
     @classmethod

@@ -64,6 +64,8 @@ from crmbridge.ops.common import (
 from crmbridge.ops.golive import GoLive, golive
 from crmbridge.ops.target import Target, resolve_target
 from crmbridge.ops.throttle import Throttle
+from crmbridge.tokens import tenants as tenant_ops
+from crmbridge.tokens.store import TokenStore
 
 # Usage errors (click's ClickException, vendored by typer under a private module).
 _USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -114,6 +116,12 @@ contact_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(contact_app, name="contact")
+tenants_app = typer.Typer(
+    help=("The Xero organisations connected to the bridge and the one deals are invoiced to "
+          "(`bridgectl tenants` lists them; `bridgectl tenants use TENANT_ID` picks)."),
+    invoke_without_command=True,
+)
+app.add_typer(tenants_app, name="tenants")
 
 StackOpt = Annotated[str | None, typer.Option(
     "--stack", metavar="NAME", help="A deployed stack (CloudFormation name); default: $BRIDGE_STACK.")]
@@ -1014,6 +1022,110 @@ def setup(ctx: typer.Context, stack: StackOpt = None, local: LocalOpt = False, a
                     note = f"[yellow]{len(entity.duplicates[key])} duplicate(s) ignored[/yellow]"
                 table.add_row(entity.entity, key, code, note)
         run.out.print(table)
+
+
+# ============================================================================= tenants
+
+
+def _pinned_tenant(run: Run) -> str | None:
+    """XERO_TENANT_ID as the deployment sets it (the XeroTenantId parameter; locally the environment)."""
+    return run.target.parameters.get("XeroTenantId") or run.target.environ.get("XERO_TENANT_ID") or None
+
+
+@tenants_app.callback()
+def tenants(ctx: typer.Context, stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False) -> None:
+    """List the connected Xero organisations: which one deals are invoiced to, each one's state and the
+    authorisation (consent) its tokens come from. Connecting another organisation never changes which
+    one is invoiced; `tenants use` does."""
+    if ctx.invoked_subcommand is not None:
+        return
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        states, selection = tenant_ops.list_tenants(TokenStore(run.target.table("TokensTable")))
+        pinned = _pinned_tenant(run)
+        invoiced = pinned or (selection.tenant_id if selection else None)
+        if as_json:
+            run.emit({"invoiced": invoiced, "pinned": pinned, "selection": selection,
+                      "tenants": [{**jsonable(s), "invoiced": s.tenant_id == invoiced} for s in states]})
+            return
+        _target_line(run)
+        table = _table("Xero organisations", "", "Tenant", "Name", "State", "Reason", "Authorisation")
+        for s in states:
+            mark = "[green]invoiced[/green]" if s.tenant_id == invoiced else ""
+            colour = "green" if s.status == "CONNECTED" else "red"
+            table.add_row(mark, _text(s.tenant_id), _text(s.tenant_name), f"[{colour}]{s.status}[/{colour}]",
+                          _text(s.status_reason if s.status != "CONNECTED" else None),
+                          _text(s.auth_event_id or s.authorisation))
+        if not states:
+            table.add_row("", "-", "no organisation connected: `bridgectl connect`", "-", "-", "-")
+        run.out.print(table)
+        if pinned:
+            run.out.print(f"Pinned by XERO_TENANT_ID (the XeroTenantId parameter): {escape(pinned)}.")
+        elif selection is None and states:
+            run.out.print("[yellow]No organisation is chosen for invoicing:[/yellow] `bridgectl tenants use TENANT_ID`.")
+        elif selection is not None:
+            run.out.print(f"[dim]Chosen by {escape(selection.selected_by)}, {stamp(_epoch_time(selection.selected_at))}."
+                          "[/dim]")
+
+
+def _epoch_time(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+@tenants_app.command("use")
+def tenants_use(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument(metavar="TENANT_ID", help="A connected organisation (`bridgectl tenants`).")],
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Invoice deals to this Xero organisation from now on (deals invoiced already keep their invoices).
+
+    Refused for an organisation that is not connected, or whose connection is broken (connect it
+    again first). A deployment pinned by XeroTenantId keeps its pin; mapping tenant_routes still apply.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        chosen = tenant_ops.use_tenant(TokenStore(run.target.table("TokensTable")), tenant_id, now=int(time.time()))
+        pinned = _pinned_tenant(run)
+        if as_json:
+            run.emit({"invoiced": pinned or chosen.tenant_id, "selected": chosen, "pinned": pinned})
+            return
+        _target_line(run)
+        run.out.print(f"Deals are now invoiced to {escape(chosen.tenant_name or chosen.tenant_id)} "
+                      f"({escape(chosen.tenant_id)}).")
+        if pinned and pinned != chosen.tenant_id:
+            run.out.print(f"[yellow]But XERO_TENANT_ID pins {escape(pinned)}: the pin wins until the stack is "
+                          "deployed with an empty XeroTenantId.[/yellow]")
+
+
+
+@link_app.command("invoice")
+def link_invoice(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument(metavar="INVOICE_ID", help="The Xero InvoiceID.")],
+    deal: Annotated[str, typer.Option("--deal", metavar="DEAL_ID", help="The won CRM deal it is for.")],
+    tenant: TenantOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Record an invoice raised outside the bridge as a won deal's invoice.
+
+    The bridge never links an invoice because its Reference looks like a deal id (a PO number can); a
+    person may, when the invoice is billed to the deal's organisation and the deal has no live invoice
+    of its own (`leakage` lists invoices naming deals the bridge did not create). The invoice's state
+    is then written to the deal and its organisation.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        golive = _golive(run, tenant, None)
+        assert golive.target is not None
+        linked = link_ops.link_invoice(golive.target, golive.crm, golive.xero, golive.links, golive.tenant_id,
+                                       invoice_id, deal_id=deal, now=_now())
+        if as_json:
+            run.emit(linked)
+            return
+        _render_enqueued(run, linked.enqueued)
+        run.out.print(f"[green]•[/green] invoice {escape(linked.invoice_number or linked.invoice_id)} "
+                      f"({escape(linked.contact)}) is deal {escape(linked.deal_id)}'s")
 
 
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:

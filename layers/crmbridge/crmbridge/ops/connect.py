@@ -2,8 +2,9 @@
 
 Xero asks the operator to consent, then redirects to the stack's callback (the XeroCallbackUrl
 output, registered as the Xero app's redirect URI), which checks the signed state, exchanges the code
-and stores the organisation's tokens. The state is signed with a key derived from the app's client
-secret and expires after 10 minutes: open the URL soon after printing it.
+and stores the tokens of the organisations ticked in that consent. The state is signed with a key
+derived from the app's client secret, expires after 10 minutes and works once (the callback records
+its nonce as used): open the URL soon after printing it, and print a new one to connect again.
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from crmbridge.commands import Command
-from crmbridge.ops.common import OpsError, deal_subject, describe_subject, parse_time, scan_all, xero_subject
+from crmbridge.ops.common import OpsError, deal_subject, describe_subject, parse_time, xero_subject
 from crmbridge.ops.target import Target
 from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.records import SyncRecords, subject_key
+from crmbridge.tokens.store import TokenStore
 
 UNKNOWN_REASON = "unknown: see logs"
 
@@ -130,14 +131,16 @@ def _history(target: Target, subject: str, *, links: dict[str, Any], limit: int)
 
 
 def default_tenant(target: Target) -> str:
-    """The only connected Xero organisation (commands about an invoice need its tenant)."""
-    names = {"#t": "tenant_id", "#s": "status", "#n": "tenant_name"}
-    items = scan_all(target.table("TokensTable"), ProjectionExpression="#t, #s, #n", ExpressionAttributeNames=names)
-    connected = [i for i in items if (i.get("status") or "CONNECTED") == "CONNECTED"]
+    """The organisation deals are invoiced to (`bridgectl tenants`), else the only connected one."""
+    store = TokenStore(target.table("TokensTable"))
+    connected = [s for s in store.states() if s.status == "CONNECTED"]
+    selection = store.selection()
+    if selection and any(s.tenant_id == selection.tenant_id for s in connected):
+        return selection.tenant_id
     if len(connected) == 1:
-        return str(connected[0]["tenant_id"])
+        return connected[0].tenant_id
     if not connected:
         raise OpsError("no Xero organisation is connected: give --tenant TENANT_ID")
-    listed = ", ".join(f"{i['tenant_id']} ({i.get('tenant_name') or '?'})" for i in connected)
+    listed = ", ".join(f"{s.tenant_id} ({s.tenant_name or '?'})" for s in connected)
     raise OpsError(f"{len(connected)} Xero organisations are connected; choose one with --tenant: {listed}")
 

@@ -24,6 +24,7 @@ from crmbridge.ops.common import (
 from crmbridge.ops.setup import field_warnings
 from crmbridge.ops.target import Target
 from crmbridge.sync.contacts import DECISION_NEEDED
+from crmbridge.tokens.store import TokenStore
 
 QUEUES = ("SyncQueue", "SyncDeadLetterQueue")
 WEBHOOK_SOURCES = ("pipedrive", "hubspot", "xero")
@@ -114,22 +115,17 @@ def queue_depth(sqs: Any, logical_id: str, url: str) -> QueueDepth:
 
 
 def connections(target: Target, *, now: datetime) -> list[ConnectionView]:
-    """Each Xero connection, read without its token attributes (they are never fetched)."""
-    names = {"#t": "tenant_id", "#n": "tenant_name", "#s": "status", "#r": "status_reason",
-             "#e": "access_expires_at", "#f": "refreshed_at", "#v": "version"}
-    items = scan_all(target.table("TokensTable"), ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+    """Each Xero organisation with its authorisation's state, read without token attributes."""
     out = []
-    for item in items:
-        expires = from_epoch(item.get("access_expires_at"))
-        status = str(item.get("status") or "CONNECTED")
+    for state in TokenStore(target.table("TokensTable")).states():
+        expires = from_epoch(state.access_expires_at)
         out.append(ConnectionView(
-            tenant_id=str(item["tenant_id"]), tenant_name=item.get("tenant_name"), status=status,
-            reason=item.get("status_reason"), access_expires_at=expires,
-            refreshed_at=from_epoch(item.get("refreshed_at")),
-            access_token_valid=status == "CONNECTED" and expires is not None and expires > now,
-            version=int(item.get("version") or 0),
+            tenant_id=state.tenant_id, tenant_name=state.tenant_name, status=state.status,
+            reason=state.status_reason, access_expires_at=expires, refreshed_at=from_epoch(state.refreshed_at),
+            access_token_valid=state.status == "CONNECTED" and expires is not None and expires > now,
+            version=state.version,
         ))
-    return sorted(out, key=lambda c: (c.status != "CONNECTED", c.tenant_name or "", c.tenant_id))
+    return out
 
 
 def webhooks_seen(target: Target) -> list[WebhookSeen]:

@@ -26,20 +26,17 @@ from crmbridge.sync.links import Links
 from crmbridge.sync.processor import CommandHandler, PowertoolsRunner, Worker
 from crmbridge.sync.records import SyncRecords
 from crmbridge.sync.xero_changes import XeroChangeSync
-from crmbridge.tokens.manager import TenantNotConnectedError
 from crmbridge.tokens.store import TokenStore
+from crmbridge.tokens.tenants import resolve_tenant
 from crmbridge.tokens.wiring import token_manager
 from crmbridge.xero.client import XeroClient
 
 
-def tenant_resolver(settings: Settings, store: TokenStore):
-    def tenant_for(command: DealWon) -> str:
-        if settings.xero_tenant_id:
-            return settings.xero_tenant_id
-        connected = [c.tenant_id for c in store.all() if c.status == "CONNECTED"]
-        if len(connected) == 1:
-            return connected[0]
-        raise TenantNotConnectedError("(default)", f"{len(connected)} connected organisations; set XERO_TENANT_ID")
+def tenant_resolver(settings: Settings, store: TokenStore, on_metric=lambda name, value: None):
+    """The organisation a command is invoiced to (tokens/tenants.py), before its deal is read: the pin
+    or the chosen one (tenant routes need the deal: DealWonSync calls resolve_tenant with it)."""
+    def tenant_for(command: DealWon | None) -> str:
+        return resolve_tenant(settings.xero_tenant_id, store, None, None, on_metric=on_metric)
     return tenant_for
 
 

@@ -1,4 +1,7 @@
-"""Fresh access tokens for every caller, with exactly one refresh per connection at a time.
+"""Fresh access tokens for every caller, with exactly one refresh per authorisation at a time.
+
+One consent covering several organisations has one token set: every tenant of it refreshes that one
+set, under its one lease (refreshing per tenant would rotate the token under the other tenants' feet).
 
 Xero refresh tokens rotate on every use, and two concurrent refreshes of one token set end in
 invalid_grant. So a refresh happens only under a lease (a conditional write on the connection's
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from aws_lambda_powertools import Logger
 
 from crmbridge.errors import RetryableError
-from crmbridge.tokens.store import StoredConnection, TokenStore
+from crmbridge.tokens.store import StoredAuthorisation, StoredConnection, TokenStore
 from crmbridge.xero.identity import InvalidGrantError, XeroIdentity
 
 logger = Logger(child=True)
@@ -59,55 +62,73 @@ class TokenManager:
             self.refresh(tenant_id, stale_version=connection.version)
 
     def refresh(self, tenant_id: str, *, stale_version: int | None = None) -> StoredConnection:
+        """Refresh the tenant's authorisation (shared by every tenant of its consent); the tenant's view."""
+        key = self.store.authorisation_key(tenant_id)
+        if key is None:
+            raise TenantNotConnectedError(tenant_id, "no token set stored")
+        self.refresh_authorisation(key, stale_version=stale_version)
+        return self._connected(tenant_id)
+
+    def refresh_authorisation(self, key: str, *, stale_version: int | None = None) -> StoredAuthorisation:
         """Refresh under the lease; if another holder refreshes first, return its result.
 
         stale_version: the version the caller found too old; a newer stored version is the result.
         """
         deadline = self.clock() + self.wait_seconds
         while True:
-            connection = self._connected(tenant_id)
-            if stale_version is not None and connection.version > stale_version:
-                return connection
+            auth = self._usable(key)
+            if stale_version is not None and auth.version > stale_version:
+                return auth
             now = int(self.clock())
-            if self.store.acquire_lease(tenant_id, self.owner, now=now, until=now + self.lease_seconds):
+            if self.store.acquire_lease(key, self.owner, now=now, until=now + self.lease_seconds):
                 # Re-read under the lease: the previous holder may have stored a new set between our
                 # read and our lease, and its refresh token is the only one still valid.
-                current = self._connected(tenant_id)
+                current = self._usable(key)
                 if stale_version is not None and current.version > stale_version:
-                    self.store.release_lease(tenant_id, self.owner)
+                    self.store.release_lease(key, self.owner)
                     return current
                 return self._refresh_holding_lease(current)
             if self.clock() > deadline:
-                raise RetryableError(f"token refresh for {tenant_id} still held by another worker", retry_after_seconds=5)
+                raise RetryableError(f"token refresh for {_who(auth)} still held by another worker",
+                                     retry_after_seconds=5)
             self.sleep(0.1)
 
-    def _refresh_holding_lease(self, connection: StoredConnection) -> StoredConnection:
-        tenant_id = connection.tenant_id
+    def _refresh_holding_lease(self, auth: StoredAuthorisation) -> StoredAuthorisation:
+        key = auth.key
         try:
-            tokens = self.identity.refresh(connection.refresh_token)
+            tokens = self.identity.refresh(auth.refresh_token)
         except InvalidGrantError:
-            self.store.mark_disconnected(tenant_id, "invalid_grant: authorise the connection again")
+            self.store.mark_disconnected(key, "invalid_grant: authorise the connection again")
             self.on_metric("TokenRefreshFailures", 1)
-            logger.error("Xero refresh token refused: connection marked disconnected", extra={"tenant_id": tenant_id})
-            raise TenantNotConnectedError(tenant_id, "refresh token refused (invalid_grant)") from None
+            logger.error("Xero refresh token refused: connection marked disconnected",
+                         extra={"authorisation": key, "tenant_ids": list(auth.tenant_ids)})
+            raise TenantNotConnectedError(_who(auth), "refresh token refused (invalid_grant)") from None
         except BaseException:
             # The stored refresh token is untouched and stays valid within Xero's grace period.
-            self.store.release_lease(tenant_id, self.owner)
+            self.store.release_lease(key, self.owner)
             self.on_metric("TokenRefreshFailures", 1)
             raise
         now = int(self.clock())
         saved = self.store.save_refreshed(
-            tenant_id, self.owner, access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+            key, self.owner, access_token=tokens.access_token, refresh_token=tokens.refresh_token,
             access_expires_at=now + tokens.expires_in, refreshed_at=now,
         )
         if not saved:
             # Our lease expired mid-call and someone else refreshed: theirs is the current set.
-            raise RetryableError(f"token refresh for {tenant_id} lost its lease", retry_after_seconds=1)
+            raise RetryableError(f"token refresh for {_who(auth)} lost its lease", retry_after_seconds=1)
         self.on_metric("TokenRefreshes", 1)
-        logger.info("Xero tokens refreshed", extra={"tenant_id": tenant_id})
-        refreshed = self.store.get(tenant_id)
+        logger.info("Xero tokens refreshed", extra={"authorisation": key, "tenant_ids": list(auth.tenant_ids)})
+        refreshed = self.store.get_authorisation(key)
         assert refreshed is not None
         return refreshed
+
+    def _usable(self, key: str) -> StoredAuthorisation:
+        auth = self.store.get_authorisation(key)
+        if auth is None:
+            raise TenantNotConnectedError(key, "no token set stored")
+        if auth.status != "CONNECTED":
+            raise TenantNotConnectedError(_who(auth), auth.status_reason or "disconnected")
+        return auth
 
     def _connected(self, tenant_id: str) -> StoredConnection:
         connection = self.store.get(tenant_id)
@@ -116,3 +137,8 @@ class TokenManager:
         if connection.status != "CONNECTED":
             raise TenantNotConnectedError(tenant_id, connection.status_reason or "disconnected")
         return connection
+
+
+def _who(auth: StoredAuthorisation) -> str:
+    """The tenants an authorisation covers, for messages (its key when none is known)."""
+    return ", ".join(auth.tenant_ids) or auth.key

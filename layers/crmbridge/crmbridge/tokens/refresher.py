@@ -1,4 +1,5 @@
-"""The scheduled refresh: every connected tenant whose access token nears expiry gets a new set.
+"""The scheduled refresh: every authorisation whose access token nears expiry gets a new set, once for
+all the tenants it covers.
 
 Running every few minutes keeps access tokens fresh for cold workers, and refreshing at least daily
 keeps each refresh token far from Xero's 60-day idle expiry.
@@ -24,23 +25,24 @@ class RefreshReport:
 
 
 def refresh_due(manager: TokenManager) -> RefreshReport:
+    """Each authorisation once, however many tenants it covers; the report lists tenants."""
     report = RefreshReport()
     now = manager.clock()
-    for connection in manager.store.all():
-        tenant = connection.tenant_id
-        if connection.status != "CONNECTED":
-            report.disconnected.append(tenant)
+    for auth in manager.store.authorisations():
+        tenants = list(auth.tenant_ids)
+        if auth.status != "CONNECTED":
+            report.disconnected.extend(tenants)
             continue
-        due = (connection.access_expires_at - now < REFRESH_WITHIN_SECONDS
-               or now - connection.refreshed_at > REFRESH_AT_LEAST_EVERY_SECONDS)
+        due = (auth.access_expires_at - now < REFRESH_WITHIN_SECONDS
+               or now - auth.refreshed_at > REFRESH_AT_LEAST_EVERY_SECONDS)
         if not due:
-            report.fresh.append(tenant)
+            report.fresh.extend(tenants)
             continue
         try:
-            manager.refresh(tenant, stale_version=connection.version)
-            report.refreshed.append(tenant)
+            manager.refresh_authorisation(auth.key, stale_version=auth.version)
+            report.refreshed.extend(tenants)
         except TenantNotConnectedError:
-            report.disconnected.append(tenant)
+            report.disconnected.extend(tenants)
         except RetryableError:
-            report.failed.append(tenant)  # the next run, minutes away, tries again
+            report.failed.extend(tenants)  # the next run, minutes away, tries again
     return report

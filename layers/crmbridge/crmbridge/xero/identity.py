@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +41,7 @@ class Connection(BaseModel):
     tenant_id: str = Field(alias="tenantId")
     tenant_type: str = Field(alias="tenantType")
     tenant_name: str | None = Field(None, alias="tenantName")
+    auth_event_id: str | None = Field(None, alias="authEventId")  # shared by the tenants of one consent
     created_date_utc: datetime | None = Field(None, alias="createdDateUtc")
 
 
@@ -56,9 +59,12 @@ class XeroIdentity:
     def refresh(self, refresh_token: str) -> TokenSet:
         return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
-    def connections(self, access_token: str) -> list[Connection]:
+    def connections(self, access_token: str, *, auth_event_id: str | None = None) -> list[Connection]:
+        """The app's connections for this user; with auth_event_id, only those of that consent."""
+        params = {"authEventId": auth_event_id} if auth_event_id else None
         request = self._http.build_request(
-            "GET", self._connections_url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+            "GET", self._connections_url, params=params,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
         response = send(self._http, request, service=SERVICE)
         raise_for_transient(response, service=SERVICE)
@@ -82,6 +88,23 @@ class XeroIdentity:
             return TokenSet.model_validate(body)
         except ValidationError as exc:
             raise RetryableError("token endpoint answer not understood") from exc
+
+
+def authentication_event_id(access_token: str) -> str | None:
+    """The consent an access token was issued for: its `authentication_event_id` claim, if it has one.
+
+    Read without checking the signature: the token came straight from Xero's token endpoint over TLS,
+    and the claim only narrows the list Xero itself returns for that token.
+    """
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = claims.get("authentication_event_id") if isinstance(claims, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
