@@ -1098,36 +1098,6 @@ def tenants_use(
                           "deployed with an empty XeroTenantId.[/yellow]")
 
 
-
-@link_app.command("invoice")
-def link_invoice(
-    ctx: typer.Context,
-    invoice_id: Annotated[str, typer.Argument(metavar="INVOICE_ID", help="The Xero InvoiceID.")],
-    deal: Annotated[str, typer.Option("--deal", metavar="DEAL_ID", help="The won CRM deal it is for.")],
-    tenant: TenantOpt = None,
-    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
-) -> None:
-    """Record an invoice raised outside the bridge as a won deal's invoice.
-
-    The bridge never links an invoice because its Reference looks like a deal id (a PO number can); a
-    person may, when the invoice is billed to the deal's organisation and the deal has no live invoice
-    of its own (`leakage` lists invoices naming deals the bridge did not create). The invoice's state
-    is then written to the deal and its organisation.
-    """
-    run = Run(ctx, stack, local, as_json)
-    with _guarded(run):
-        golive = _golive(run, tenant, None)
-        assert golive.target is not None
-        linked = link_ops.link_invoice(golive.target, golive.crm, golive.xero, golive.links, golive.tenant_id,
-                                       invoice_id, deal_id=deal, now=_now())
-        if as_json:
-            run.emit(linked)
-            return
-        _render_enqueued(run, linked.enqueued)
-        run.out.print(f"[green]•[/green] invoice {escape(linked.invoice_number or linked.invoice_id)} "
-                      f"({escape(linked.contact)}) is deal {escape(linked.deal_id)}'s")
-
-
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:
     """Run bridgectl in this process, writing to these streams instead of sys.stdout/sys.stderr (so it
     can run next to threads that log to sys.stdout, as the local stack's functions do); the exit code."""
