@@ -21,7 +21,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     report = sweep.run(tenants)
     metric("SweepEnqueued", report.enqueued)
     metric("RateLimited", len(report.rate_limited))
+    # A pass longer than a run's page cap resumes at the next run from its cursor.
+    metric("SweepUnfinished", len(report.unfinished))
     logger.info("sweep run", extra={"tenants": report.tenants, "enqueued": report.enqueued, "pages": report.pages,
-                                    "rate_limited": report.rate_limited})
+                                    "rate_limited": report.rate_limited, "unfinished": report.unfinished})
     return {"tenants": report.tenants, "enqueued": report.enqueued, "rate_limited": report.rate_limited,
-            "failed": report.failed}
+            "failed": report.failed, "unfinished": report.unfinished}

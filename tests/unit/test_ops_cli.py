@@ -41,7 +41,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     SyncRecords(tables["LinksTable"]).failed(failed, PermanentError("no_organisation", "deal 42 has no org"), at=NOW)
     SyncHistory(tables["SyncHistoryTable"]).add(failed, at=NOW, outcome="failed", error="deal 42 has no org",
                                                 reason="no_organisation")
-    tables["TokensTable"].put_item(Item={"tenant_id": "t1", "tenant_name": "Demo", "access_token": "tok-a",
+    tables["TokensTable"].put_item(Item={"tenant_id": "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10", "tenant_name": "Demo", "access_token": "tok-a",
                                          "refresh_token": "tok-r", "access_expires_at": int(NOW.timestamp()) + 900,
                                          "refreshed_at": int(NOW.timestamp()) - 300, "status": "CONNECTED"})
     dead = sqs.put("dlq", QueueMessage(command=DealWon(crm="pipedrive", deal_id="9")).model_dump_json())
@@ -150,14 +150,14 @@ def test_redrive_needs_exactly_one_of_id_and_all(world):
 def test_resync_and_history(world):
     enqueued = json.loads(run("resync", "deal", "42", "--json")[1])
     assert enqueued["command"]["resync"] is True and enqueued["command"]["won_time"] == "2026-03-01T09:00:00Z"
-    code, out, _ = run("resync", "invoice", "inv-1")
-    assert code == 0 and "invoice inv-1 (tenant t1" in out  # the only connected tenant
+    code, out, _ = run("resync", "invoice", "4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01")
+    assert code == 0 and "invoice 4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01 (tenant 6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10" in out  # the only connected tenant
 
     code, out, _ = run("history", "deal", "42")
     assert code == 0 and "FAILED" in out and "no_organisation" in out
     history = json.loads(run("history", "deal", "42", "--json")[1])
     assert [e["outcome"] for e in history["entries"]] == ["failed"]
-    assert json.loads(run("history", "invoice", "inv-1", "--tenant", "t1", "--json")[1])["entries"] == []
+    assert json.loads(run("history", "invoice", "4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01", "--tenant", "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10", "--json")[1])["entries"] == []
 
 
 def test_mapping_validate_exit_codes_and_json(tmp_path):

@@ -46,13 +46,13 @@ def test_times_as_the_bridge_stores_them():
 
 def test_subjects_and_commands_read_as_what_they_concern():
     assert describe_subject("deal#pipedrive#42") == "deal 42 (pipedrive)"
-    assert describe_subject("xero#t1#invoice#inv-1") == "invoice inv-1 (tenant t1)"
+    assert describe_subject("xero#6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10#invoice#4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01") == "invoice 4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01 (tenant 6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10)"
     assert describe_subject("odd") == "odd"
     assert describe_command(DealWon(crm="hubspot", deal_id="7", won_time="w", resync=True)) == \
         "deal 7 (hubspot, won w, resync)"
-    change = XeroResourceChanged(tenant_id="t1", category="CONTACT", resource_id="c1", event_type="UPDATE",
+    change = XeroResourceChanged(tenant_id="6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10", category="CONTACT", resource_id="9b1d7e35-2c4a-4f6e-8a0b-5c3d2e1f0a9b", event_type="UPDATE",
                                  event_date=NOW)
-    assert describe_command(change).startswith("contact c1 (tenant t1, UPDATE 2026-03-01T12:00:00")
+    assert describe_command(change).startswith("contact 9b1d7e35-2c4a-4f6e-8a0b-5c3d2e1f0a9b (tenant 6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10, UPDATE 2026-03-01T12:00:00")
 
 
 def test_queue_bodies_parse_or_say_why_not():

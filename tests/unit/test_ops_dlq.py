@@ -14,6 +14,8 @@ from crmbridge.sync.history import SyncHistory
 from tests.unit.test_ops_fakes import FakeSqs, fake_target, standard_tables
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TENANT = "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10"
+INVOICE = "4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01"
 
 
 def body(deal_id: str) -> str:
@@ -26,7 +28,7 @@ def sqs() -> FakeSqs:
 
 
 def fill(sqs: FakeSqs, count: int) -> list[str]:
-    return [sqs.put("dlq", body(str(n))) for n in range(count)]
+    return [sqs.put("dlq", body(str(n))) for n in range(1, count + 1)]  # deal ids start at 1
 
 
 def test_listing_reads_past_ten_messages_and_leaves_every_one_visible(sqs):
@@ -62,13 +64,14 @@ def test_the_limit_stops_the_listing(sqs):
 
 def test_each_message_says_what_it_concerns_its_age_and_receive_count(sqs):
     sqs.put("dlq", QueueMessage(command=XeroResourceChanged(
-        tenant_id="t1", category="INVOICE", resource_id="inv-1", event_type="UPDATE", event_date=NOW)).model_dump_json())
+        tenant_id=TENANT, category="INVOICE", resource_id=INVOICE, event_type="UPDATE", event_date=NOW)).model_dump_json())
     sqs.put("dlq", "not json")
     sqs.tick(90)
 
     [invoice, garbage] = dlq.list_messages(fake_target(sqs), now=datetime.fromtimestamp(sqs.now, UTC)).messages
 
-    assert invoice.label.startswith("invoice inv-1 (tenant t1") and invoice.subject == "xero#t1#invoice#inv-1"
+    assert invoice.label.startswith(f"invoice {INVOICE} (tenant {TENANT}")
+    assert invoice.subject == f"xero#{TENANT}#invoice#{INVOICE}"
     assert invoice.receive_count == 1 and invoice.age_seconds == pytest.approx(90)
     assert invoice.reason.reason == UNKNOWN_REASON
     assert garbage.command is None and "not a bridge queue message" in garbage.parse_error
@@ -92,7 +95,7 @@ def test_show_finds_one_message_and_releases_what_it_read(sqs):
 
     detail = dlq.show_message(fake_target(sqs), ids[12], now=NOW)
 
-    assert detail.message.message_id == ids[12] and detail.message.command.deal_id == "12"
+    assert detail.message.message_id == ids[12] and detail.message.command.deal_id == "13"
     assert sqs.get_queue_attributes(QueueUrl="dlq")["Attributes"]["ApproximateNumberOfMessages"] == "14"
     with pytest.raises(OpsError, match="not in the dead-letter queue"):
         dlq.show_message(fake_target(sqs), "m-nope", now=NOW)
@@ -104,7 +107,7 @@ def test_redrive_one_moves_only_that_message(sqs):
     result = dlq.redrive(fake_target(sqs), message_id=ids[11], now=NOW)
 
     assert [m.message_id for m in result.moved] == [ids[11]]
-    assert sqs.bodies("sync") == [body("11")]
+    assert sqs.bodies("sync") == [body("12")]
     assert [m["MessageId"] for m in sqs.queues["dlq"]] == ids[:11]
     assert sqs.get_queue_attributes(QueueUrl="dlq")["Attributes"]["ApproximateNumberOfMessages"] == "11"
 
@@ -115,7 +118,7 @@ def test_redrive_all_moves_every_readable_message_and_keeps_the_rest(sqs):
 
     result = dlq.redrive(fake_target(sqs), everything=True, now=NOW)
 
-    assert len(result.moved) == 13 and sorted(sqs.bodies("sync")) == sorted(body(str(n)) for n in range(13))
+    assert len(result.moved) == 13 and sorted(sqs.bodies("sync")) == sorted(body(str(n)) for n in range(1, 14))
     assert [k.message.message_id for k in result.kept] == [garbage]
     assert [m["MessageId"] for m in sqs.queues["dlq"]] == [garbage]
     assert sqs.get_queue_attributes(QueueUrl="dlq")["Attributes"]["ApproximateNumberOfMessages"] == "1"
@@ -123,13 +126,13 @@ def test_redrive_all_moves_every_readable_message_and_keeps_the_rest(sqs):
 
 def test_a_message_the_sync_queue_refuses_stays_in_the_dlq(sqs):
     fill(sqs, 2)
-    sqs.refuse_sends.add(body("1"))
+    sqs.refuse_sends.add(body("2"))
 
     result = dlq.redrive(fake_target(sqs), everything=True, now=NOW)
 
-    assert [m.command.deal_id for m in result.moved] == ["0"]
-    assert [k.message.command.deal_id for k in result.kept] == ["1"] and "refused" in result.kept[0].why
-    assert sqs.bodies("dlq") == [body("1")]
+    assert [m.command.deal_id for m in result.moved] == ["1"]
+    assert [k.message.command.deal_id for k in result.kept] == ["2"] and "refused" in result.kept[0].why
+    assert sqs.bodies("dlq") == [body("2")]
 
 
 @pytest.mark.parametrize("target", ["one", "all"])

@@ -36,10 +36,10 @@ def test_status_reports_depths_connections_activity_and_newest_failures_first():
     tables["TokensTable"].put_item(Item=connection("t3", expires_in=-60))
     records = SyncRecords(tables["LinksTable"])
     for n in range(5):
-        records.failed(DealWon(crm="pipedrive", deal_id=str(n)), PermanentError("no_organisation", f"deal {n}"),
+        records.failed(DealWon(crm="pipedrive", deal_id=str(n + 1)), PermanentError("no_organisation", f"deal {n}"),
                        at=NOW - timedelta(minutes=10 - n))
-    records.succeeded(DealWon(crm="pipedrive", deal_id="ok"), at=NOW, summary={"invoice_id": "i"})
-    records.failed(XeroResourceChanged(tenant_id="t1", category="INVOICE", resource_id="inv", event_type="UPDATE",
+    records.succeeded(DealWon(crm="pipedrive", deal_id="100"), at=NOW, summary={"invoice_id": "i"})
+    records.failed(XeroResourceChanged(tenant_id="6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10", category="INVOICE", resource_id="4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01", event_type="UPDATE",
                                        event_date=NOW), PermanentError("no_deal", "unlinked"), at=NOW)
     history = SyncHistory(tables["SyncHistoryTable"])
     history.add(DealWon(crm="pipedrive", deal_id="1"), at=NOW - timedelta(hours=1), outcome="done")
@@ -52,8 +52,8 @@ def test_status_reports_depths_connections_activity_and_newest_failures_first():
     assert [(c.tenant_id, c.status, c.reason, c.access_token_valid) for c in report.connections] == [
         ("t1", "CONNECTED", None, True), ("t3", "CONNECTED", None, False), ("t2", "DISCONNECTED", "invalid_grant", False)]
     assert [(f.label, f.reason) for f in report.failures] == [
-        ("invoice inv (tenant t1)", "no_deal"), ("deal 4 (pipedrive)", "no_organisation"),
-        ("deal 3 (pipedrive)", "no_organisation")]
+        (f"invoice 4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01 (tenant 6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10)", "no_deal"), ("deal 5 (pipedrive)", "no_organisation"),
+        ("deal 4 (pipedrive)", "no_organisation")]
     assert report.failures_total == 6
     activity = {a.direction: a for a in report.activity}
     assert activity["crm_to_xero"].last_at == NOW - timedelta(minutes=5) and activity["crm_to_xero"].entries == 2

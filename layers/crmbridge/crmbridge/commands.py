@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from crmbridge.ids import XeroGuid, is_crm_deal_id
 
 CrmName = Literal["pipedrive", "hubspot"]
 
@@ -23,11 +25,19 @@ class DealWon(_Command):
 
     kind: Literal["deal_won"] = "deal_won"
     crm: CrmName
-    deal_id: str = Field(min_length=1, max_length=64)
+    deal_id: str
     won_time: str | None = None
     source_event_id: str | None = None
     # An operator's resync reruns a deal whose earlier attempt ended in a recorded failure.
     resync: bool = False
+
+    @field_validator("deal_id")
+    @classmethod
+    def _crm_deal_id(cls, value: str) -> str:
+        # Pipedrive's and HubSpot's deal ids are both positive integers: nothing else reaches a CRM URL.
+        if not is_crm_deal_id(value):
+            raise ValueError(f"not a CRM deal id (a positive whole number): {value[:80]!r}")
+        return value
 
     @property
     def idempotency_key(self) -> str:
@@ -43,9 +53,9 @@ class XeroResourceChanged(_Command):
     """Xero said an invoice or contact changed; Xero gives no event id, so the key is ours."""
 
     kind: Literal["xero_changed"] = "xero_changed"
-    tenant_id: str = Field(min_length=1, max_length=64)
+    tenant_id: XeroGuid
     category: Literal["INVOICE", "CONTACT"]
-    resource_id: str = Field(min_length=1, max_length=64)
+    resource_id: XeroGuid
     event_type: str = Field(min_length=1, max_length=32)
     event_date: datetime
 

@@ -397,6 +397,8 @@ class AccountingApi:
         unitdp = _unitdp()
 
         def apply(element: dict) -> tuple[dict, str, str]:
+            if self.config.strict_numbers and (messages := invoices_logic.string_numbers(element)):
+                raise ValidationFailed(*messages)
             existing = None
             if request.method == "POST":
                 existing = invoices_logic.resolve_for_upsert(org, element, ident)

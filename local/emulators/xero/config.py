@@ -41,6 +41,8 @@ class XeroConfig:
     limits: RateLimits = field(default_factory=RateLimits)
     # Refuse calls whose token lacks a scope for the resource (403), as Xero does.
     enforce_scopes: bool = True
+    # Refuse invoice numbers sent as JSON strings ("UnitAmount": "120"; the spec types them `number`).
+    strict_numbers: bool = True
     # How long an Idempotency-Key is remembered. Xero does not document it; integrators report about
     # 6 minutes. Short on purpose: a bridge that relies on the key alone must fail its tests.
     idempotency_ttl: int = 6 * 60
@@ -69,4 +71,5 @@ class XeroConfig:
         limits.concurrent = int(env.get("XERO_EMULATOR_CONCURRENT_LIMIT", limits.concurrent))
         limits.app_minute = int(env.get("XERO_EMULATOR_APP_MINUTE_LIMIT", limits.app_minute))
         config.enforce_scopes = env.get("XERO_EMULATOR_ENFORCE_SCOPES", "1").lower() not in ("0", "false", "no")
+        config.strict_numbers = env.get("XERO_EMULATOR_STRICT_NUMBERS", "1").lower() not in ("0", "false", "no")
         return config

@@ -45,6 +45,22 @@ def to_decimal(value: Any, field: str, messages: list[str]) -> Decimal | None:
         return None
 
 
+_LINE_NUMBERS = ("Quantity", "UnitAmount", "LineAmount", "DiscountRate", "DiscountAmount", "TaxAmount")
+
+
+def string_numbers(data: dict) -> list[str]:
+    """Messages for the number fields (`type: number` in the spec) sent as JSON strings: the strict
+    emulator refuses them so that a client sending "UnitAmount": "120" fails its tests."""
+    found = [f"CurrencyRate must be a JSON number, not the string {data['CurrencyRate']!r}."
+             ] if isinstance(data.get("CurrencyRate"), str) else []
+    lines = data.get("LineItems")
+    for position, line in enumerate(lines if isinstance(lines, list) else [], start=1):
+        if isinstance(line, dict):
+            found += [f"LineItems[{position}].{name} must be a JSON number, not the string {line[name]!r}."
+                      for name in _LINE_NUMBERS if isinstance(line.get(name), str)]
+    return found
+
+
 def find_invoice(org: Org, key: str) -> Invoice | None:
     """By InvoiceID or, as Xero allows on GET /Invoices/{id}, by InvoiceNumber."""
     invoice = org.invoices.get(key.lower())

@@ -5,7 +5,9 @@ Supported: `Field=="text"`, `!=`, `>`, `>=`, `<`, `<=` against strings, numbers,
 dotted paths (`Contact.ContactID`); `Field.Contains("x")`, `.StartsWith("x")`, `.EndsWith("x")`,
 `.ToLower()`, `.ToUpper()`; `AND`/`&&`, `OR`/`||`, `NOT`/`!`, parentheses. Field names are matched
 case-insensitively, string values exactly. An unknown field or a syntax error is Xero's
-QueryParseException (raised here as WhereError).
+QueryParseException (raised here as WhereError). A string literal has no escapes: Xero documents none,
+and a backslash-escaped quote is reported (XeroAPI/Xero-Java #347, xeroizer #160) to be answered with
+a QueryParseException, so a backslash inside a literal is refused here too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class WhereError(Exception):
 _TOKEN_RE = re.compile(
     r"""
     \s*(?:
-      (?P<string>"(?:[^"\\]|\\.)*")
+      (?P<string>"[^"\\]*")
     | (?P<number>-?\d+(?:\.\d+)?)
     | (?P<op>==|!=|>=|<=|&&|\|\||[<>!(),.=])
     | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
@@ -54,7 +56,7 @@ def tokenize(text: str) -> list[Token]:
         kind = match.lastgroup or ""
         value = match.group(kind)
         if kind == "string":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            value = value[1:-1]
         elif kind == "op" and value == "=":
             value = "=="  # Xero accepts a single '=' as equality too
         tokens.append(Token(kind, value))

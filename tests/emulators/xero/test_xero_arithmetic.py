@@ -29,11 +29,11 @@ def test_inclusive_invoice_with_discounts_totals_exactly_as_xero(api):
     #   Total = 53.97 + 7.47 + 10.00 = 71.44; TotalTax = 9.00 + 1.25 = 10.25; SubTotal = 71.44 - 10.25 = 61.19
     #   (taxing the total instead would give 61.44/6 = 10.24: a penny out, which is why Xero taxes per line)
     lines = [
-        {"Description": "Widgets", "Quantity": 3, "UnitAmount": "19.99", "DiscountRate": 10,
+        {"Description": "Widgets", "Quantity": 3, "UnitAmount": 19.99, "DiscountRate": 10,
          "AccountCode": "200", "TaxType": "OUTPUT2"},
-        {"Description": "Gadget", "Quantity": 1, "UnitAmount": "8.00", "DiscountAmount": "0.53",
+        {"Description": "Gadget", "Quantity": 1, "UnitAmount": 8.00, "DiscountAmount": 0.53,
          "AccountCode": "200", "TaxType": "OUTPUT2"},
-        {"Description": "Books", "Quantity": 2, "UnitAmount": "5.00", "AccountCode": "200", "TaxType": "ZERORATEDOUTPUT"},
+        {"Description": "Books", "Quantity": 2, "UnitAmount": 5.00, "AccountCode": "200", "TaxType": "ZERORATEDOUTPUT"},
     ]
     # When it is created
     response = _create(api, lines, "Inclusive")
@@ -54,9 +54,9 @@ def test_exclusive_invoice_totals(api):
     #   line 3: 2 x 49.99 less 15% at 20% -> 99.98 x 0.85 = 84.983 -> 84.98; VAT 16.996 -> 17.00
     #   SubTotal 197.07, TotalTax 37.61, Total 234.68
     lines = [
-        {"Description": "a", "Quantity": 1, "UnitAmount": "12.10", "AccountCode": "200", "TaxType": "RROUTPUT"},
-        {"Description": "b", "Quantity": 3, "UnitAmount": "33.33", "AccountCode": "200", "TaxType": "OUTPUT2"},
-        {"Description": "c", "Quantity": 2, "UnitAmount": "49.99", "DiscountRate": 15, "AccountCode": "200",
+        {"Description": "a", "Quantity": 1, "UnitAmount": 12.10, "AccountCode": "200", "TaxType": "RROUTPUT"},
+        {"Description": "b", "Quantity": 3, "UnitAmount": 33.33, "AccountCode": "200", "TaxType": "OUTPUT2"},
+        {"Description": "c", "Quantity": 2, "UnitAmount": 49.99, "DiscountRate": 15, "AccountCode": "200",
          "TaxType": "OUTPUT2"},
     ]
     # When it is created
@@ -88,7 +88,7 @@ def test_totals_in_the_request_are_ignored(api):
 
 def test_unit_amount_keeps_four_decimals_only_with_unitdp_4(api):
     # Given 3 x 1.23456
-    lines = [{"Description": "a", "Quantity": 3, "UnitAmount": "1.23456", "AccountCode": "200", "TaxType": "NONE"}]
+    lines = [{"Description": "a", "Quantity": 3, "UnitAmount": 1.23456, "AccountCode": "200", "TaxType": "NONE"}]
     # When created with unitdp=4 (1.2346 x 3 = 3.7038 -> 3.70) and without (1.23 x 3 = 3.69)
     four = _create(api, lines, "Exclusive", params={"unitdp": 4}).json()["Invoices"][0]
     two = _create(api, lines, "Exclusive", contact_name="Other").json()["Invoices"][0]
@@ -130,7 +130,7 @@ def test_second_currency_uses_the_given_rate(api):
     # Given an EUR invoice with its own rate
     lines = [{"Description": "a", "Quantity": 1, "UnitAmount": 100, "AccountCode": "200", "TaxType": "NONE"}]
     # When created
-    invoice = _create(api, lines, "Exclusive", CurrencyCode="EUR", CurrencyRate="1.2").json()["Invoices"][0]
+    invoice = _create(api, lines, "Exclusive", CurrencyCode="EUR", CurrencyRate=1.2).json()["Invoices"][0]
     # Then the invoice is in EUR at that rate, totals in EUR
     assert invoice["CurrencyCode"] == "EUR"
     assert D(invoice["CurrencyRate"]) == D("1.2")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def _line(amount: str = "100", **extra):
+def _line(amount: int = 100, **extra):
     return {"Description": "Consulting", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200",
             "TaxType": "OUTPUT2", **extra}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 
-def _authorised_invoice(api, amount="100"):
+def _authorised_invoice(api, amount=100):
     contact = api.contact()
     # 1 x amount + 20% VAT
     return api.invoice(contact["ContactID"], Status="AUTHORISED", DueDate="2999-01-01",

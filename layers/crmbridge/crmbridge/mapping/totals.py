@@ -49,6 +49,17 @@ class InvoiceTotals:
     total: Decimal
 
 
+def line_amount(quantity: Decimal, unit_amount: Decimal, *, discount_rate: Decimal | None = None,
+                discount_amount: Decimal | None = None) -> Decimal:
+    """Quantity x UnitAmount less the discount, rounded to 2 decimals, as Xero computes a LineAmount."""
+    gross = quantity * unit_amount
+    if discount_rate is not None:
+        return money(gross * (HUNDRED - discount_rate) / HUNDRED)
+    if discount_amount is not None:
+        return money(gross - discount_amount)
+    return money(gross)
+
+
 def line_totals(line: LineItem, line_amount_types: str, rates: Mapping[str, Decimal]) -> LineTotals:
     if line_amount_types == "NoTax":
         rate = Decimal(0)
@@ -59,13 +70,7 @@ def line_totals(line: LineItem, line_amount_types: str, rates: Mapping[str, Deci
                              f"TaxType {line.tax_type} is not one of the organisation's tax rates")
     quantity = line.quantity.quantize(FOUR_DP, rounding=ROUND_HALF_UP)
     unit = line.unit_amount.quantize(FOUR_DP, rounding=ROUND_HALF_UP)
-    gross = quantity * unit
-    if line.discount_rate is not None:
-        amount = money(gross * (HUNDRED - line.discount_rate) / HUNDRED)
-    elif line.discount_amount is not None:
-        amount = money(gross - line.discount_amount)
-    else:
-        amount = money(gross)
+    amount = line_amount(quantity, unit, discount_rate=line.discount_rate, discount_amount=line.discount_amount)
     fraction = rate / HUNDRED
     if line_amount_types == "NoTax" or rate == 0:
         tax = Decimal("0.00")

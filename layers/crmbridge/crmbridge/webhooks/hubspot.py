@@ -16,9 +16,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from crmbridge.commands import DealWon
+from crmbridge.ids import is_crm_deal_id
+
+logger = Logger(child=True)
 
 STAGE_PROPERTY = "dealstage"
 DEAL_STAGE_CHANGE = "deal.propertyChange"
@@ -79,6 +83,10 @@ def deal_won_candidates(events: list[HubSpotEvent]) -> list[DealWon]:
     latest: dict[str, HubSpotEvent] = {}
     for event in events:
         if not event.is_stage_change or not event.property_value:
+            continue
+        if not is_crm_deal_id(event.object_id):
+            logger.warning("hubspot webhook event dropped: the deal id is not a string of digits",
+                           extra={"object_id": event.object_id[:40]})
             continue
         seen = latest.get(event.object_id)
         if seen is None or event.occurred_at > seen.occurred_at:

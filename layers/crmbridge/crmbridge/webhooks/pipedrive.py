@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crmbridge.commands import DealWon
+from crmbridge.ids import is_crm_deal_id
+
+logger = Logger(child=True)
 
 
 class PipedriveMeta(BaseModel):
@@ -75,6 +79,10 @@ def deal_won_command(hook: PipedriveWebhook, *, integration_user_id: str | None 
     if deal_id is None:
         deal_id = hook.meta.entity_id
     if deal_id is None:
+        return None
+    if not is_crm_deal_id(str(deal_id)):
+        logger.warning("pipedrive webhook dropped: the deal id is not a positive whole number",
+                       extra={"deal_id": str(deal_id)[:40]})
         return None
     won_time = deal.get("won_time") if deal else None  # type: ignore[union-attr]
     return DealWon(

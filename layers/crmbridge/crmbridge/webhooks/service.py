@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -87,9 +88,10 @@ def receive_xero(request: WebhookRequest, key: XeroWebhookKey, queue: SyncQueue)
     ), XeroWebhook.model_validate_json)
     if isinstance(hook, WebhookResponse):
         return hook
-    if not hook.events:
+    if hook.handshake:
         return WebhookResponse(200, "handshake")  # Intent-to-Receive: empty events, signed
-    return _enqueue(queue, resource_commands(hook))
+    response = _enqueue(queue, resource_commands(hook))
+    return replace(response, dropped=len(hook.dropped)) if hook.dropped else response
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -82,3 +82,5 @@ def record_outcome(metrics: Metrics, source: str, response: WebhookResponse) -> 
     else:
         metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="CommandsEnqueued", unit=MetricUnit.Count, value=response.enqueued)
+        if response.dropped:
+            metrics.add_metric(name="WebhookEventsDropped", unit=MetricUnit.Count, value=response.dropped)

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from crmbridge.errors import PermanentError, RetryableError
 from crmbridge.http import permanent_for_status, raise_for_transient, send
-from crmbridge.xero.models import Contact, ElementResult, Invoice, NewInvoice, TaxRate
+from crmbridge.ids import is_xero_guid
+from crmbridge.xero.models import Contact, ElementResult, Invoice, NewInvoice, TaxRate, xero_json
 
 SERVICE = "xero"
 MAX_BATCH = 50  # elements per POST/PUT, as Xero advises
@@ -32,9 +33,29 @@ class AccessTokens(Protocol):
     def expired(self, tenant_id: str, token: str) -> None: ...
 
 
-def where_literal(value: str) -> str:
-    """A string literal for Xero's `where` filter."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def where_literal(value: str) -> str | None:
+    """A string literal for Xero's `where` filter, or None when the value cannot be carried by one.
+
+    Xero documents no escape inside a `where` string, and backslash-escaped quotes are reported to be
+    answered with a QueryParseException: a value with a double quote or a backslash (or a control
+    character) is looked up another way and filtered exactly by the caller.
+    """
+    if any(char in value for char in '"\\') or any(ord(char) < 32 for char in value):
+        return None
+    return f'"{value}"'
+
+
+def _xero_id(value: str, what: str) -> str:
+    """An id about to go into a URL path: a GUID, or no request at all (defence in depth behind the
+    checks where ids enter the bridge)."""
+    if not is_xero_guid(value):
+        raise PermanentError("invalid_xero_id", f"{what} {value[:80]!r} is not a Xero id (a GUID): not requested")
+    return value
+
+
+def if_modified_since(moment: datetime) -> str:
+    """If-Modified-Since as the spec shows it: ISO 8601 with its UTC offset (2020-02-06T12:17:43.202-08:00)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def validation_messages(body: dict[str, Any]) -> list[str]:
@@ -87,10 +108,12 @@ class XeroClient:
               json: Any, headers: dict[str, str] | None) -> httpx.Response:
         token = self._tokens.access_token(tenant_id)
         self._before_request(tenant_id)
+        # Numbers go out as JSON numbers (httpx's json= would send pydantic's Decimal strings as strings).
+        body = {"content": xero_json(json), "headers": {"Content-Type": "application/json"}} if json is not None else {}
         request = self._http.build_request(
-            method, f"{self._api}/{path}", params=params, json=json,
+            method, f"{self._api}/{path}", params=params, content=body.get("content"),
             headers={"Authorization": f"Bearer {token}", "xero-tenant-id": tenant_id,
-                     "Accept": "application/json", **(headers or {})},
+                     "Accept": "application/json", **body.get("headers", {}), **(headers or {})},
         )
         self.calls += 1
         response = send(self._http, request, service=SERVICE)
@@ -98,33 +121,26 @@ class XeroClient:
         return response
 
     def get_invoice(self, tenant_id: str, invoice_id: str) -> Invoice:
-        body = self._call("GET", f"Invoices/{invoice_id}", tenant_id, what="GET Invoices/{id}")
+        body = self._call("GET", f"Invoices/{_xero_id(invoice_id, 'InvoiceID')}", tenant_id, what="GET Invoices/{id}")
         return Invoice.model_validate(body["Invoices"][0])
 
     def invoices_by_reference(self, tenant_id: str, reference: str) -> list[Invoice]:
-        where = f'Type=="ACCREC" AND Reference=={where_literal(reference)}'
-        body = self._call("GET", "Invoices", tenant_id, params={"where": where}, what="GET Invoices by Reference")
-        return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
+        return self.invoices_by_references(tenant_id, [reference])
 
     def invoices_page(self, tenant_id: str, *, page: int, modified_since: datetime | None = None,
                       where: str | None = None) -> list[Invoice]:
         """One page (up to 100) of sales invoices, optionally only those changed since a moment."""
         params: dict[str, Any] = {"page": page, "where": 'Type=="ACCREC"' + (f" AND {where}" if where else "")}
-        headers = {"If-Modified-Since": modified_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")} if modified_since else None
+        headers = {"If-Modified-Since": if_modified_since(modified_since)} if modified_since else None
         body = self._call("GET", "Invoices", tenant_id, params=params, headers=headers, what="GET Invoices page")
         return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
-
-    def contacts_by_email(self, tenant_id: str, email: str) -> list[Contact]:
-        where = f"EmailAddress=={where_literal(email)}"
-        body = self._call("GET", "Contacts", tenant_id, params={"where": where}, what="GET Contacts by email")
-        return [Contact.model_validate(c) for c in body.get("Contacts", [])]
 
     def search_contacts(self, tenant_id: str, term: str) -> list[Contact]:
         body = self._call("GET", "Contacts", tenant_id, params={"searchTerm": term}, what="GET Contacts search")
         return [Contact.model_validate(c) for c in body.get("Contacts", [])]
 
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact:
-        body = self._call("GET", f"Contacts/{contact_id}", tenant_id, what="GET Contacts/{id}")
+        body = self._call("GET", f"Contacts/{_xero_id(contact_id, 'ContactID')}", tenant_id, what="GET Contacts/{id}")
         return Contact.model_validate(body["Contacts"][0])
 
     def _all_pages(self, resource: str, tenant_id: str, params: dict[str, Any], *, page_size: int) -> list[dict[str, Any]]:
@@ -153,13 +169,21 @@ class XeroClient:
                 self._all_pages("Invoices", tenant_id, {"where": query}, page_size=page_size)]
 
     def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]:
-        """Sales invoices whose Reference is any of these, in one call (a `where` of ORs)."""
-        if not references:
-            return []
-        refs = " OR ".join(f"Reference=={where_literal(r)}" for r in references)
-        body = self._call("GET", "Invoices", tenant_id, params={"where": f'Type=="ACCREC" AND ({refs})'},
-                          what="GET Invoices by References")
-        return [Invoice.model_validate(i) for i in body.get("Invoices", [])]
+        """Sales invoices whose Reference is exactly any of these: those a `where` can carry in one call (a
+        `where` of ORs); any other by a searchTerm (InvoiceNumber, Reference) each, filtered exactly here."""
+        literals = [literal for r in references if (literal := where_literal(r)) is not None]
+        found: list[Invoice] = []
+        if literals:
+            refs = " OR ".join(f"Reference=={literal}" for literal in literals)
+            body = self._call("GET", "Invoices", tenant_id, params={"where": f'Type=="ACCREC" AND ({refs})'},
+                              what="GET Invoices by References")
+            found += [Invoice.model_validate(i) for i in body.get("Invoices", [])]
+        for reference in (r for r in references if where_literal(r) is None):
+            body = self._call("GET", "Invoices", tenant_id, params={"searchTerm": reference},
+                              what="GET Invoices search")
+            found += [invoice for i in body.get("Invoices", [])
+                      if (invoice := Invoice.model_validate(i)).type == "ACCREC" and invoice.reference == reference]
+        return found
 
     def tax_rates(self, tenant_id: str) -> list[TaxRate]:
         body = self._call("GET", "TaxRates", tenant_id, what="GET TaxRates")
@@ -173,7 +197,7 @@ class XeroClient:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} invoices, not {len(invoices)}")
         body = self._call(
             "PUT", "Invoices", tenant_id, params={"summarizeErrors": "false", "unitdp": "4"},
-            json={"Invoices": [i.to_xero() for i in invoices]}, headers={"Idempotency-Key": idempotency_key[:128]},
+            json={"Invoices": [i.to_wire() for i in invoices]}, headers={"Idempotency-Key": idempotency_key[:128]},
             what="PUT Invoices (batch)",
         )
         elements = body.get("Invoices") or []
@@ -196,7 +220,7 @@ class XeroClient:
         """PUT one invoice; the Idempotency-Key makes a retried request a replay, not a second invoice."""
         body = self._call(
             "PUT", "Invoices", tenant_id, params={"summarizeErrors": "false", "unitdp": "4"},
-            json={"Invoices": [invoice.to_xero()]}, headers={"Idempotency-Key": idempotency_key[:128]},
+            json={"Invoices": [invoice.to_wire()]}, headers={"Idempotency-Key": idempotency_key[:128]},
             what="PUT Invoices",
         )
         [element] = body.get("Invoices", [None])

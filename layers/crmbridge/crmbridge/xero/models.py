@@ -6,6 +6,7 @@ Totals are never sent: Xero computes them.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,11 +24,37 @@ def parse_xero_datetime(value: Any) -> Any:
     return value
 
 
+def xero_json(value: Any) -> bytes:
+    """A request body as Xero's spec types it: a Decimal is a JSON number written with exactly its own
+    digits ("UnitAmount": 120.5, never the string "120.5" pydantic's JSON mode makes, nor a float's
+    rounding); dates are ISO dates."""
+    return _encode(value).encode("utf-8")
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a number Xero can take")
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return json.dumps(value.isoformat())
+    return json.dumps(value)
+
+
 class XeroModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     def to_xero(self) -> dict[str, Any]:
+        """The body as plain JSON values (Decimals as their text): stable to hash, not what is sent."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The body with its Decimals and dates kept, for xero_json (what is sent)."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 LineAmountTypes = Literal["Exclusive", "Inclusive", "NoTax"]
@@ -71,7 +98,8 @@ class Address(XeroModel):
 class NewContact(XeroModel):
     """A contact the bridge creates along with its first invoice."""
 
-    name: str = Field(alias="Name", min_length=1, max_length=255)
+    # Checked (length as Xero counts it, emptiness) by mapping.invoice, which names the CRM field at fault.
+    name: str = Field(alias="Name")
     email_address: str | None = Field(None, alias="EmailAddress")
     addresses: list[Address] | None = Field(None, alias="Addresses")
     is_customer: bool | None = Field(None, alias="IsCustomer", exclude=True)
