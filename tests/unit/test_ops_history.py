@@ -16,6 +16,8 @@ from crmbridge.sync.records import SyncRecords
 from tests.unit.test_ops_fakes import FakeSqs, fake_target, standard_tables
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TENANT = "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10"
+INVOICE = "4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01"
 WON = DealWon(crm="pipedrive", deal_id="42", won_time="2026-03-01T09:00:00Z", source_event_id="e1")
 
 
@@ -30,8 +32,8 @@ def test_deal_history_is_oldest_first_with_its_record_and_invoice(tables):
             reason="no_organisation")
     log.add(WON, at=NOW - timedelta(minutes=2), outcome="parked", error="Xero answered 503")
     log.add(WON, at=NOW - timedelta(minutes=1), outcome="done", summary={"invoice_number": "INV-1"})
-    SyncRecords(tables["LinksTable"]).succeeded(WON, at=NOW, summary={"invoice_id": "inv-1"})
-    Links(tables["LinksTable"]).record_created("pipedrive", "42", tenant_id="t1", invoice_id="inv-1",
+    SyncRecords(tables["LinksTable"]).succeeded(WON, at=NOW, summary={"invoice_id": INVOICE})
+    Links(tables["LinksTable"]).record_created("pipedrive", "42", tenant_id=TENANT, invoice_id=INVOICE,
                                                invoice_number="INV-1", contact_id="c1", organisation_id="o1",
                                                won_time=WON.won_time, at=NOW.isoformat())
 
@@ -42,20 +44,20 @@ def test_deal_history_is_oldest_first_with_its_record_and_invoice(tables):
         ("failed", "no_organisation", "deal 42 has no organisation"), ("parked", None, "Xero answered 503"),
         ("done", None, None)]
     assert result.entries[-1].summary == {"invoice_number": "INV-1"}
-    assert result.record.status == "OK" and result.record.details == {"invoice_id": "inv-1"}
+    assert result.record.status == "OK" and result.record.details == {"invoice_id": INVOICE}
     assert (result.links["state"], result.links["invoice_number"]) == ("CREATED", "INV-1")
 
 
 def test_invoice_history_names_its_deal(tables):
-    Links(tables["LinksTable"]).link_invoice("t1", "inv-1", crm="pipedrive", deal_id="42", organisation_id="o1",
+    Links(tables["LinksTable"]).link_invoice(TENANT, INVOICE, crm="pipedrive", deal_id="42", organisation_id="o1",
                                              at=NOW.isoformat())
-    change = XeroResourceChanged(tenant_id="t1", category="INVOICE", resource_id="inv-1", event_type="UPDATE",
+    change = XeroResourceChanged(tenant_id=TENANT, category="INVOICE", resource_id=INVOICE, event_type="UPDATE",
                                  event_date=NOW)
     SyncHistory(tables["SyncHistoryTable"]).add(change, at=NOW, outcome="done", summary={"status": "PAID"})
 
-    result = history.invoice_history(fake_target(tables=tables), "inv-1", tenant_id="t1")
+    result = history.invoice_history(fake_target(tables=tables), INVOICE, tenant_id=TENANT)
 
-    assert result.subject == "xero#t1#invoice#inv-1"
+    assert result.subject == f"xero#{TENANT}#invoice#{INVOICE}"
     assert result.links == {"crm": "pipedrive", "deal_id": "42", "organisation_id": "o1"}
     assert [(e.direction, e.outcome) for e in result.entries] == [("xero_to_crm", "done")]
 
@@ -111,10 +113,10 @@ def test_resync_of_a_deal_without_record_or_already_synced_says_so(tables):
 def test_resync_invoice_enqueues_an_update_dated_now(tables):
     sqs = FakeSqs("sync", "dlq")
 
-    resync.resync_invoice(fake_target(sqs, tables), "inv-1", tenant_id="t1", now=NOW)
+    resync.resync_invoice(fake_target(sqs, tables), INVOICE, tenant_id=TENANT, now=NOW)
 
     command = QueueMessage.model_validate_json(sqs.bodies("sync")[0]).command
-    assert command == XeroResourceChanged(tenant_id="t1", category="INVOICE", resource_id="inv-1",
+    assert command == XeroResourceChanged(tenant_id=TENANT, category="INVOICE", resource_id=INVOICE,
                                           event_type="UPDATE", event_date=NOW)
 
 
@@ -122,9 +124,9 @@ def test_the_default_tenant_is_the_only_connected_one(tables):
     target = fake_target(tables=tables)
     with pytest.raises(OpsError, match="no Xero organisation is connected"):
         history.default_tenant(target)
-    tables["TokensTable"].put_item(Item={"tenant_id": "t1", "status": "CONNECTED", "access_token": "x"})
+    tables["TokensTable"].put_item(Item={"tenant_id": TENANT, "status": "CONNECTED", "access_token": "x"})
     tables["TokensTable"].put_item(Item={"tenant_id": "t0", "status": "DISCONNECTED"})
-    assert history.default_tenant(target) == "t1"
+    assert history.default_tenant(target) == TENANT
     tables["TokensTable"].put_item(Item={"tenant_id": "t2", "status": "CONNECTED", "tenant_name": "Two"})
     with pytest.raises(OpsError, match="2 Xero organisations are connected; choose one with --tenant"):
         history.default_tenant(target)
