@@ -1,4 +1,5 @@
-"""Scheduled: refresh every Xero connection's tokens before they expire, one writer at a time."""
+"""Scheduled: refresh each Xero authorisation's tokens (once for all its organisations) before they expire, one
+writer at a time."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -45,7 +45,7 @@ def captured_run(tmp_path_factory):
         log_lines = [line_ for line_ in buffer.getvalue().splitlines() if line_.startswith("{")]
     finally:
         mp.undo()
-    secrets = [*CANARIES.values()] + [t[k] for t in tokens for k in ("access_token", "refresh_token")]
+    secrets = [*CANARIES.values()] + [t[k] for t in tokens for k in ("access_token", "refresh_token") if k in t]
     return {"lines": log_lines, "secrets": secrets, "deal_id": str(deal_id)}
 
 

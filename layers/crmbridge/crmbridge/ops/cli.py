@@ -1064,12 +1064,8 @@ def tenants(ctx: typer.Context, stack: StackOpt = None, local: LocalOpt = False,
         elif selection is None and states:
             run.out.print("[yellow]No organisation is chosen for invoicing:[/yellow] `bridgectl tenants use TENANT_ID`.")
         elif selection is not None:
-            run.out.print(f"[dim]Chosen by {escape(selection.selected_by)}, {stamp(_epoch_time(selection.selected_at))}."
-                          "[/dim]")
-
-
-def _epoch_time(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=UTC)
+            when = f", {stamp(datetime.fromtimestamp(selection.selected_at, tz=UTC))}" if selection.selected_at else ""
+            run.out.print(f"[dim]Chosen by {escape(selection.selected_by)}{when}.[/dim]")
 
 
 @tenants_app.command("use")

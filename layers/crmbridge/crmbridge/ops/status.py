@@ -193,6 +193,10 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, a
     report.notes.extend(field_warnings(target))
     if not report.connections:
         report.notes.append("No Xero organisation is connected: `bridgectl connect`.")
+    elif (len(report.connections) > 1 and not target.parameters.get("XeroTenantId")
+          and TokenStore(target.table("TokensTable")).selection() is None):
+        report.notes.append(f"{len(report.connections)} Xero organisations are connected and none is chosen for "
+                            "invoicing (deals fail as no_xero_organisation): `bridgectl tenants use TENANT_ID`.")
     for connection in report.connections:
         name = connection.tenant_name or connection.tenant_id
         if connection.status != "CONNECTED":

@@ -74,8 +74,12 @@ def _first_ever(store: TokenStore, known: list[ConnectionState], *, now: int) ->
 
 
 def list_tenants(store: TokenStore) -> tuple[list[ConnectionState], Selection | None]:
-    """Every connected organisation (never a token) and the one chosen for invoicing."""
-    return store.states(), store.selection()
+    """Every connected organisation (never a token) and the one deals are invoiced to: the stored
+    choice, or the only organisation of a deployment from before the choice was stored."""
+    states, selection = store.states(), store.selection()
+    if selection is None and len(states) == 1:
+        selection = Selection(tenant_id=states[0].tenant_id, selected_by="first connection", selected_at=0)
+    return states, selection
 
 
 def use_tenant(store: TokenStore, tenant_id: str, *, now: int) -> ConnectionState:
