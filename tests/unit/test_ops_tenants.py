@@ -3,7 +3,6 @@ picks another (refused for an unknown or disconnected one)."""
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -12,16 +11,11 @@ import pytest
 
 from crmbridge.ops import cli, status
 from crmbridge.tokens.store import TokenStore
+from tests.unit.test_ops_cli import run
 from tests.unit.test_ops_fakes import FakeSqs, fake_target, standard_tables
 
 ACME = "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10"
 GLOBEX = "0b8e2d1c-7a6f-4e3d-9c2b-1a0f9e8d7c6b"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.run_cli(list(args), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
