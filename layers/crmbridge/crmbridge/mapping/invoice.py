@@ -81,15 +81,17 @@ def _tax_type(line: CrmLine | None, rule: ProductRule | None, country: str | Non
     return config.default_tax_type
 
 
-def _checked_figures(line: CrmLine, position: int) -> None:
-    """The line's figures as Xero can take them and bill them, or a PermanentError naming the value."""
+def _checked_figures(line: CrmLine, position: int) -> CrmLine:
+    """The line with its figures as Xero can take and bill them, or a PermanentError naming the value."""
     what = f"line {position} ({limits.clean(line.name)[:60]!r})"
-    limits.exact_number(line.quantity, decimals=limits.QUANTITY_DECIMALS, reason="invalid_quantity",
-                        what=f"{what} quantity")
-    limits.exact_number(line.unit_price, decimals=limits.UNIT_AMOUNT_DECIMALS, reason="invalid_price",
-                        what=f"{what} unit price")
-    limits.exact_number(line.discount, decimals=limits.UNIT_AMOUNT_DECIMALS, reason="invalid_discount",
-                        what=f"{what} discount")
+    line = line.model_copy(update={
+        "quantity": limits.exact_number(line.quantity, decimals=limits.QUANTITY_DECIMALS, reason="invalid_quantity",
+                                        what=f"{what} quantity"),
+        "unit_price": limits.exact_number(line.unit_price, decimals=limits.UNIT_AMOUNT_DECIMALS,
+                                          reason="invalid_price", what=f"{what} unit price"),
+        "discount": limits.exact_number(line.discount, decimals=limits.UNIT_AMOUNT_DECIMALS,
+                                        reason="invalid_discount", what=f"{what} discount"),
+    })
     if line.quantity < 0:
         raise PermanentError("negative_quantity", f"{what} quantity is {line.quantity}: an invoice bills "
                                                   "positive quantities (a refund is a credit note in Xero)")
@@ -104,11 +106,12 @@ def _checked_figures(line: CrmLine, position: int) -> None:
     if line.discount_type == "amount" and line.discount > gross:
         raise PermanentError("discount_exceeds_line", f"{what} discount of {line.discount} is more than the "
                                                       f"line's {gross} ({line.quantity} x {line.unit_price})")
+    return line
 
 
 def _line_item(line: CrmLine, position: int, country: str | None, method: str,
                config: MappingConfig, notes: list[str]) -> LineItem:
-    _checked_figures(line, position)
+    line = _checked_figures(line, position)
     rule = _rule_for(line, config)
     account = (rule.account_code if rule else None) or config.default_account_code
     if not account:
@@ -212,19 +215,22 @@ def build_invoice_with_notes(deal: CrmDeal, *, contact: ContactRef | NewContact,
         items = [_line_item(line, position, country, method, config, notes)
                  for position, line in enumerate(deal.lines, start=1)]
     else:
-        limits.exact_number(deal.value, decimals=limits.UNIT_AMOUNT_DECIMALS, reason="invalid_price",
-                            what=f"deal {deal.id} value")
-        if deal.value <= 0:
+        value = limits.exact_number(deal.value, decimals=limits.UNIT_AMOUNT_DECIMALS, reason="invalid_price",
+                                    what=f"deal {deal.id} value")
+        if value <= 0:
             raise PermanentError("nothing_to_invoice", f"deal {deal.id} has no products and its value is {deal.value}")
         fallback = config.deal_without_products
         account = fallback.account_code or config.default_account_code
         if not account:
             raise PermanentError("unmapped_product", f"deal {deal.id} has no products and no default account")
-        description = fallback.description.format(deal_title=limits.clean(deal.title).strip(), deal_id=deal.id)
+        description = limits.clean(fallback.description.format(deal_title=deal.title, deal_id=deal.id)).strip()
+        if not description:
+            raise PermanentError("invalid_description", f"deal {deal.id} has no products and no title "
+                                                        f"({deal.title!r}) to describe its line: Xero needs one")
         items = [LineItem(
             Description=limits.fitted(description, limits.DESCRIPTION, what="line 1 description (from the deal title)",
                                       notes=notes, multiline=True),
-            Quantity=Decimal(1), UnitAmount=deal.value, AccountCode=account,
+            Quantity=Decimal(1), UnitAmount=value, AccountCode=account,
             TaxType=fallback.tax_type or _tax_type(None, None, country, method, config),
             Tracking=[TrackingCategoryRef(Name=t.name, Option=t.option) for t in config.tracking] or None,
         )]

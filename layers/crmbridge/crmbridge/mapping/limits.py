@@ -92,7 +92,7 @@ def required_text(text: str | None, limit: int, *, reason: str, what: str) -> st
 
 def exact_number(value: Decimal, *, decimals: int, reason: str, what: str) -> Decimal:
     """The number as Xero will hold it, or a PermanentError: finite, at most `decimals` places and 15
-    significant digits (a double's exact range). Trailing zeros do not count ("1.50000" is 1.5)."""
+    significant digits (a double's exact range). Trailing zeros do not count: "1.500000" is sent as 1.5000."""
     if not value.is_finite():
         raise PermanentError(reason, f"{what} is {value}, not a number")
     normal = value.normalize() if value else Decimal(0)
@@ -104,6 +104,8 @@ def exact_number(value: Decimal, *, decimals: int, reason: str, what: str) -> De
     if digits > SIGNIFICANT_DIGITS:
         raise PermanentError(reason, f"{what} is {value}: more than {SIGNIFICANT_DIGITS} significant digits, "
                                      "which Xero cannot hold exactly")
+    if -int(value.as_tuple().exponent) > decimals:
+        return value.quantize(Decimal(1).scaleb(-decimals))  # exact: only trailing zeros go
     return value
 
 
