@@ -137,7 +137,7 @@ def test_a_permanent_failure_is_shown_then_resynced_into_exactly_one_invoice(bri
     enqueued = as_json(bridge, "resync", "deal", str(deal_id))
     assert enqueued["command"] | {"source_event_id": None} == {
         "kind": "deal_won", "crm": "pipedrive", "deal_id": str(deal_id), "won_time": failed_command.won_time,
-        "source_event_id": None, "resync": True}
+        "source_event_id": None, "resync": True, "reinvoice": False}
 
     invoice = one_invoice(bridge, deal_id)
     history = as_json(bridge, "history", "deal", str(deal_id))

@@ -19,7 +19,8 @@ from boto3.dynamodb.conditions import Key
 from crmbridge.webhooks.signatures import xero_signature
 from local.credentials import credential
 from local.demo import wait_for
-from tests.e2e.flow import invoice_number, line, seed_deal, the_invoice, win
+from tests.e2e.flow import invoice_number, line, only, seed_deal, the_invoice, win
+from tests.e2e.golive_flow import bridgectl
 
 pytestmark = pytest.mark.e2e
 
@@ -94,15 +95,33 @@ def test_voided_and_deleted_invoices_show_as_such(flow):
     wait_deal(flow, deleted_deal, "invoice_status", "DELETED")
 
 
-def test_an_invoice_raised_in_xero_is_linked_to_the_deal_its_reference_names(flow):
-    deal_id, _ = seed_deal(flow["crm"], org={"name": f"Manual {uuid.uuid4().hex[:6]} Ltd"}, lines=[line("5.00")])
-
-    flow["xero"].create_invoice({
-        "Type": "ACCREC", "Contact": {"Name": f"Manual {uuid.uuid4().hex[:6]}"}, "Reference": str(deal_id),
+def raised_by_hand(flow, deal_id, customer: str) -> dict:
+    return flow["xero"].create_invoice({
+        "Type": "ACCREC", "Contact": {"Name": customer}, "Reference": str(deal_id),
         "Date": "2026-11-24", "DueDate": "2026-12-24", "LineAmountTypes": "Exclusive", "Status": "AUTHORISED",
         "LineItems": [{"Description": "Raised by hand", "Quantity": 1, "UnitAmount": 50, "AccountCode": "200",
                        "TaxType": "OUTPUT2"}]})
 
+
+def test_an_invoice_raised_in_xero_belongs_to_a_deal_only_once_an_operator_links_it(flow):
+    only(flow, "pipedrive")  # the go-live commands, `link` among them, are Pipedrive's so far
+    # Given a deal won before the bridge ran (no webhook), and two invoices raised by hand naming it in
+    # their Reference: one for another customer, one for the deal's own
+    name = f"Manual {uuid.uuid4().hex[:6]} Ltd"
+    deal_id, _ = seed_deal(flow["crm"], org={"name": name}, lines=[line("5.00")], status="won")
+    stranger = raised_by_hand(flow, deal_id, f"Stranger {uuid.uuid4().hex[:6]} Ltd")
+    own = raised_by_hand(flow, deal_id, name)
+    flow["stack"].drain(timeout=30)
+    # Then the References alone change nothing on the deal
+    assert deal_field(flow, deal_id, "invoice_status") is None
+
+    # When the operator links the stranger's invoice to the deal, it is refused
+    refused = bridgectl(flow, "link", "invoice", stranger["InvoiceID"], "--deal", str(deal_id), code=1)
+    assert "not to" in refused.stdout + refused.stderr
+    # When the operator links the invoice billed to the deal's customer
+    bridgectl(flow, "link", "invoice", own["InvoiceID"], "--deal", str(deal_id))
+
+    # Then the deal shows that invoice's state
     wait_deal(flow, deal_id, "invoice_status", "AUTHORISED")
     assert Decimal(str(deal_field(flow, deal_id, "invoice_total"))) == Decimal("60.00")
 

@@ -77,4 +77,4 @@ def test_json_output_is_plain_and_leaves_hidden_fields_out():
 
     assert out == {"at": "2026-03-01T12:00:00+00:00", "amount": 3, "ratio": 0.5,
                    "command": {"kind": "deal_won", "crm": "pipedrive", "deal_id": "1", "won_time": None,
-                               "source_event_id": None, "resync": False}}
+                               "source_event_id": None, "resync": False, "reinvoice": False}}

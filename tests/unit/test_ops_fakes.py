@@ -238,7 +238,7 @@ class FakeXero:
             invoice = Invoice(InvoiceID=f"inv-{number}", InvoiceNumber=f"INV-{number:04d}", Type="ACCREC",
                               Status=new.status, Reference=new.reference, UpdatedDateUTC=WON, CurrencyCode="GBP",
                               Total=sum((i.quantity * i.unit_amount for i in new.line_items), Decimal(0)) * Decimal("1.2"),
-                              Contact=ContactRef(ContactID="c-acme", Name="Acme Ltd"))
+                              LineItems=new.line_items, Contact=self._contact_of(new))
             self.invoices.append(invoice)
             answers.append(BatchElement(invoice=invoice, errors=[]))
         if self.lose_answers:
@@ -246,8 +246,18 @@ class FakeXero:
             raise RetryableError("xero timed out")
         return answers
 
+    @staticmethod
+    def _contact_of(new: NewInvoice) -> ContactRef:
+        """The contact sent by id, or the one Xero creates for a new name (as Xero does)."""
+        if isinstance(new.contact, ContactRef) and new.contact.contact_id:
+            return ContactRef(ContactID=new.contact.contact_id, Name="Acme Ltd")
+        return ContactRef(ContactID=f"c-new-{new.contact.name}", Name=new.contact.name)
+
     def sales_invoices(self, tenant_id: str) -> list[Invoice]:
         return list(self.invoices)
+
+    def get_invoice(self, tenant_id: str, invoice_id: str) -> Invoice:
+        return next(i for i in self.invoices if i.invoice_id == invoice_id)
 
     def tax_rates(self, tenant_id: str) -> list[TaxRate]:
         return [TaxRate(TaxType="OUTPUT2", EffectiveRate=Decimal(20)), TaxRate(TaxType="NONE", EffectiveRate=Decimal(0))]

@@ -11,7 +11,7 @@ from crmbridge.errors import PermanentError
 from crmbridge.ops import history, resync
 from crmbridge.ops.common import OpsError
 from crmbridge.sync.history import SyncHistory
-from crmbridge.sync.links import Links
+from crmbridge.sync.links import Created, Links
 from crmbridge.sync.records import SyncRecords
 from tests.unit.test_ops_fakes import FakeSqs, fake_target, standard_tables
 
@@ -33,9 +33,9 @@ def test_deal_history_is_oldest_first_with_its_record_and_invoice(tables):
     log.add(WON, at=NOW - timedelta(minutes=2), outcome="parked", error="Xero answered 503")
     log.add(WON, at=NOW - timedelta(minutes=1), outcome="done", summary={"invoice_number": "INV-1"})
     SyncRecords(tables["LinksTable"]).succeeded(WON, at=NOW, summary={"invoice_id": INVOICE})
-    Links(tables["LinksTable"]).record_created("pipedrive", "42", tenant_id=TENANT, invoice_id=INVOICE,
-                                               invoice_number="INV-1", contact_id="c1", organisation_id="o1",
-                                               won_time=WON.won_time, at=NOW.isoformat())
+    Links(tables["LinksTable"]).record_created("pipedrive", TENANT, Created(
+        deal_id="42", invoice_id=INVOICE, invoice_number="INV-1", contact_id="c1", organisation_id="o1",
+        won_time=WON.won_time), at=NOW.isoformat())
 
     result = history.deal_history(fake_target(tables=tables), "42", crm="pipedrive")
 

@@ -30,6 +30,8 @@ class DealWon(_Command):
     source_event_id: str | None = None
     # An operator's resync reruns a deal whose earlier attempt ended in a recorded failure.
     resync: bool = False
+    # An operator asks for a new invoice because the deal's invoice was voided or deleted.
+    reinvoice: bool = False
 
     @field_validator("deal_id")
     @classmethod
@@ -41,7 +43,7 @@ class DealWon(_Command):
 
     @property
     def idempotency_key(self) -> str:
-        suffix = ":resync" if self.resync else ""
+        suffix = ":reinvoice" if self.reinvoice else ":resync" if self.resync else ""
         return f"{self.crm}:deal:{self.deal_id}:won:{self.won_time or '-'}{suffix}"
 
     @property

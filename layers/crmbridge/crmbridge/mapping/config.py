@@ -129,9 +129,6 @@ class MappingConfig(_Doc):
     on_stop_overdue_above: Decimal = Field(
         Decimal(0), ge=0, description="An organisation is 'on stop' when its overdue balance exceeds this"
     )
-    link_invoices_by_reference: bool = Field(
-        True, description="Invoices the bridge did not create are linked to the deal their Reference names"
-    )
     xero_master_fields: list[Literal["email", "phone", "address"]] = Field(
         default_factory=lambda: ["email", "phone", "address"],
         description="Organisation fields Xero is the master of: copied from Xero contact changes",

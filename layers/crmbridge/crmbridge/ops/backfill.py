@@ -5,7 +5,8 @@ For each batch of up to 50 deals not yet invoiced (the links table says which ar
    live worker and the backfill never both create one deal's invoice; the backfill's claims have one
    owner per organisation, so a restarted backfill takes its own claims over at once;
 2. claims an interrupted run left (their outcome unknown: Xero may have created the invoices before
-   the crash) are looked up in Xero by Reference, all of a batch in one call, and adopted if found;
+   the crash) are looked up in Xero by Reference, all of a batch in one call, and adopted only when
+   proven (the contact and lines of the request that run recorded: sync.invoicing.proves);
 3. build each invoice with the sync's builder and contact rules (against an index of the
    organisation's contacts read once), PUT the batch with summarizeErrors=false and an
    Idempotency-Key derived from the request itself (a retried request replays, it never creates
@@ -31,20 +32,19 @@ from aws_lambda_powertools import Logger
 
 from crmbridge.crm.models import CrmDeal
 from crmbridge.errors import PermanentError, RateLimitedError, RetryableError
-from crmbridge.mapping.invoice import build_invoice, invoice_reference
+from crmbridge.mapping.invoice import build_invoice
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
 from crmbridge.ops.throttle import DailyBudgetReached, Throttle
 from crmbridge.sync.contacts import ContactIndex, resolve_contact_with
 from crmbridge.sync.deal_won import draft_state, write_back_of
-from crmbridge.sync.links import Created
+from crmbridge.sync.invoicing import CLAIM_LEASE_SECONDS, LIVE_STATUSES, proves
+from crmbridge.sync.links import Claim, Created
 from crmbridge.xero.client import MAX_BATCH
 from crmbridge.xero.models import ContactRef, Invoice, NewInvoice
 
 logger = Logger(child=True)
 
-LIVE_STATUSES = {"DRAFT", "SUBMITTED", "AUTHORISED", "PAID"}
-CLAIM_LEASE_SECONDS = 300
 
 
 def backfill_owner(tenant_id: str) -> str:
@@ -77,7 +77,7 @@ class BackfillReport:
     deals_won: int = 0
     already_invoiced: int = 0
     created: int = 0
-    adopted: int = 0  # found in Xero by Reference after an interrupted run, not created again
+    adopted: int = 0  # proven in Xero after an interrupted run, not created again
     failed: list[Failure] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)  # claimed by a live worker at the time
     written_back: int = 0
@@ -121,7 +121,9 @@ class Backfill:
             deals = self._crm_call(lambda: list(golive.crm.won_deals(won_from=won_from, won_to=won_to)))
             report.deals_won = len(deals)
             links = golive.links.invoices_for(golive.crm.name, [d.id for d in deals])
-            todo = [d.id for d in deals if not (links.get(d.id) and links[d.id].state == "CREATED")]
+            # RELEASED deals (their invoice voided) are not invoiced again by a backfill: that takes an
+            # operator's `resync deal --reinvoice` or a new win.
+            todo = [d.id for d in deals if not (links.get(d.id) and links[d.id].state in ("CREATED", "RELEASED"))]
             report.already_invoiced = len(deals) - len(todo)
             progress(0, len(todo))
             if todo and self.write_back:
@@ -153,8 +155,8 @@ class Backfill:
         crm_name, tenant_id, owner = golive.crm.name, golive.tenant_id, backfill_owner(golive.tenant_id)
         deals = {d.id: d for d in self._crm_call(lambda: golive.crm.read_deals(deal_ids))}
         now = self.clock()
-        claimed: list[CrmDeal] = []
-        uncertain: list[CrmDeal] = []
+        claims: dict[str, Claim] = {}
+        requests: list[tuple[CrmDeal, NewInvoice]] = []
         for deal_id in deal_ids:
             deal = deals.get(deal_id)
             if deal is None or deal.status != "won":
@@ -169,39 +171,51 @@ class Backfill:
                 else:
                     report.busy.append(deal_id)
                 continue
-            (uncertain if claim.uncertain else claimed).append(deal)
-
-        done: list[tuple[CrmDeal, Invoice]] = []
-        if uncertain:
-            found = self._find_existing(uncertain)
-            for deal in uncertain:
-                if deal.id in found:
-                    done.append((deal, found[deal.id]))
-                    report.adopted += 1
-                else:
-                    claimed.append(deal)
-
-        to_send: list[tuple[CrmDeal, NewInvoice]] = []
-        for deal in claimed:
+            claims[deal_id] = claim
+            if claim.attempt:  # what an interrupted run sent: the proof to look for, and what to send again
+                requests.append((deal, NewInvoice.model_validate_json(claim.attempt)))
+                continue
             try:
                 contact = resolve_contact_with(contacts, deal) if deal.organisation else ContactRef()
-                to_send.append((deal, build_invoice(deal, contact=contact, config=golive.mapping, status=self.status,
-                                                    today=now.date())))
+                requests.append((deal, build_invoice(deal, contact=contact, config=golive.mapping, status=self.status,
+                                                     today=now.date())))
             except PermanentError as exc:
                 golive.links.release(crm_name, deal.id, owner)
                 report.failed.append(Failure(deal.id, exc.reason, exc.message))
+
+        done: list[tuple[CrmDeal, Invoice, int]] = []
+        uncertain = [(deal, request) for deal, request in requests if claims[deal.id].uncertain]
+        found = self._find_existing(uncertain) if uncertain else {}
+        for deal, _ in uncertain:
+            if deal.id in found:
+                done.append((deal, found[deal.id], claims[deal.id].generation))
+                report.adopted += 1
+        to_send = []
+        for deal, request in requests:
+            if deal.id in found:
+                continue
+            if golive.links.record_attempt(crm_name, deal.id, owner, request=request.model_dump_json(by_alias=True)):
+                to_send.append((deal, request))
+            else:
+                report.busy.append(deal.id)
         if to_send:
-            done.extend(self._send(to_send, contacts, report))
+            done.extend((deal, invoice, claims[deal.id].generation)
+                        for deal, invoice in self._send(to_send, contacts, report))
         self._record(done, report)
         report.batches += 1
 
-    def _find_existing(self, deals: list[CrmDeal]) -> dict[str, Invoice]:
-        references = {invoice_reference(d): d.id for d in deals}
+    def _find_existing(self, pairs: list[tuple[CrmDeal, NewInvoice]]) -> dict[str, Invoice]:
+        """The invoices an interrupted run created, proven against the requests it recorded."""
+        golive = self.golive
+        requests = {request.reference: (deal.id, request) for deal, request in pairs}
         found: dict[str, Invoice] = {}
-        for invoice in self._xero_call(lambda: self.golive.xero.invoices_by_references(self.golive.tenant_id,
-                                                                                        list(references))):
-            deal_id = references.get(invoice.reference or "")
-            if deal_id and invoice.status in LIVE_STATUSES and deal_id not in found:
+        for invoice in self._xero_call(lambda: golive.xero.invoices_by_references(golive.tenant_id, list(requests))):
+            deal_id, request = requests.get(invoice.reference or "", (None, None))
+            if deal_id is None or request is None or deal_id in found or invoice.status not in LIVE_STATUSES:
+                continue
+            if not invoice.line_items:  # listings may leave lines out: the proof needs them
+                invoice = self._xero_call(partial(golive.xero.get_invoice, golive.tenant_id, invoice.invoice_id))
+            if proves(invoice, request):
                 found[deal_id] = invoice
         return found
 
@@ -281,16 +295,18 @@ class Backfill:
         for deal, _ in batch:
             golive.links.abandon(golive.crm.name, deal.id, backfill_owner(golive.tenant_id))
 
-    def _record(self, done: list[tuple[CrmDeal, Invoice]], report: BackfillReport) -> None:
-        if not done:
+    def _record(self, done_with_generation: list[tuple[CrmDeal, Invoice, int]], report: BackfillReport) -> None:
+        if not done_with_generation:
             return
         golive = self.golive
         at = self.clock().isoformat()
         created = [Created(deal_id=deal.id, invoice_id=invoice.invoice_id, invoice_number=invoice.invoice_number,
                            contact_id=invoice.contact.contact_id,
                            organisation_id=deal.organisation.id if deal.organisation else None,
-                           won_time=deal.won_time.isoformat() if deal.won_time else None)
-                   for deal, invoice in done]
+                           won_time=deal.won_time.isoformat() if deal.won_time else None,
+                           deal_won_time=deal.won_time.isoformat() if deal.won_time else None, generation=generation)
+                   for deal, invoice, generation in done_with_generation]
+        done = [(deal, invoice) for deal, invoice, _ in done_with_generation]
         golive.links.record_created_many(golive.crm.name, golive.tenant_id, created, at=at)
         if not self.write_back:
             return

@@ -47,6 +47,7 @@ from crmbridge.ops import dlq as dlq_ops
 from crmbridge.ops import dryrun as dryrun_ops
 from crmbridge.ops import history as history_ops
 from crmbridge.ops import leakage as leakage_ops
+from crmbridge.ops import link as link_ops
 from crmbridge.ops import mapping as mapping_ops
 from crmbridge.ops import resync as resync_ops
 from crmbridge.ops import status as status_ops
@@ -122,6 +123,9 @@ tenants_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(tenants_app, name="tenants")
+link_app = typer.Typer(help="Link to a deal an invoice the bridge did not create (a Reference alone never does).",
+                       no_args_is_help=True)
+app.add_typer(link_app, name="link")
 
 StackOpt = Annotated[str | None, typer.Option(
     "--stack", metavar="NAME", help="A deployed stack (CloudFormation name); default: $BRIDGE_STACK.")]
@@ -459,6 +463,8 @@ def resync_deal(
     ctx: typer.Context,
     deal_id: Annotated[str, typer.Argument(metavar="DEAL_ID", help="The CRM deal id.")],
     crm: CrmOpt = None,
+    reinvoice: Annotated[bool, typer.Option(
+        "--reinvoice", help="Raise a new invoice: the deal's invoice was voided or deleted in Xero.")] = False,
     stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
 ) -> None:
     """Run a won deal through the bridge again (DealWon with resync on the sync queue).
@@ -470,7 +476,7 @@ def resync_deal(
     """
     run = Run(ctx, stack, local, as_json)
     with _guarded(run):
-        enqueued = resync_ops.resync_deal(run.target, deal_id, crm=crm or run.target.crm_provider)
+        enqueued = resync_ops.resync_deal(run.target, deal_id, crm=crm or run.target.crm_provider, reinvoice=reinvoice)
         _render_enqueued(run, enqueued)
 
 
@@ -1092,6 +1098,34 @@ def tenants_use(
         if pinned and pinned != chosen.tenant_id:
             run.out.print(f"[yellow]But XERO_TENANT_ID pins {escape(pinned)}: the pin wins until the stack is "
                           "deployed with an empty XeroTenantId.[/yellow]")
+
+@link_app.command("invoice")
+def link_invoice(
+    ctx: typer.Context,
+    invoice_id: Annotated[str, typer.Argument(metavar="INVOICE_ID", help="The Xero InvoiceID.")],
+    deal: Annotated[str, typer.Option("--deal", metavar="DEAL_ID", help="The won CRM deal it is for.")],
+    tenant: TenantOpt = None,
+    stack: StackOpt = None, local: LocalOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Record an invoice raised outside the bridge as a won deal's invoice.
+
+    The bridge never links an invoice because its Reference looks like a deal id (a PO number can); a
+    person may, when the invoice is billed to the deal's organisation and the deal has no live invoice
+    of its own (`leakage` lists invoices naming deals the bridge did not create). The invoice's state
+    is then written to the deal and its organisation.
+    """
+    run = Run(ctx, stack, local, as_json)
+    with _guarded(run):
+        golive = _golive(run, tenant, None)
+        assert golive.target is not None
+        linked = link_ops.link_invoice(golive.target, golive.crm, golive.xero, golive.links, golive.tenant_id,
+                                       invoice_id, deal_id=deal, now=_now())
+        if as_json:
+            run.emit(linked)
+            return
+        _render_enqueued(run, linked.enqueued)
+        run.out.print(f"[green]•[/green] invoice {escape(linked.invoice_number or linked.invoice_id)} "
+                      f"({escape(linked.contact)}) is deal {escape(linked.deal_id)}'s")
 
 
 def run_cli(args: list[str], *, stdout: IO[str], stderr: IO[str]) -> int:

@@ -2,12 +2,14 @@
 
 Compares three sources: the CRM's won deals of a period (crm.directory), the links table (what the
 bridge created) and Xero's sales invoices. Findings:
-- won_without_invoice: a deal won before the grace period began that has no live Xero invoice (no link
-  and none by Reference; or its invoice was voided or deleted): a dropped webhook, a failed sync nobody
+- won_without_invoice: a deal won before the grace period began that has no live invoice of the bridge's
+  (none recorded, or its invoice was voided or deleted): a dropped webhook, a failed sync nobody
   re-ran, a deal won while the bridge was off;
-- invoice_without_deal: a live invoice the bridge links to a deal (or whose Reference names one, when
-  the mapping links invoices by Reference) that is no longer won or no longer exists, among all the
-  organisation's sales invoices (a lost deal has no won date to put it in a period);
+- invoice_without_deal: a live invoice the bridge links to a deal that is no longer won or no longer
+  exists, among all the organisation's sales invoices (a lost deal has no won date to put it in a period);
+- invoice_naming_deal: a live invoice the bridge did not create whose Reference names a won deal (a
+  customer's PO number, or an invoice raised by hand): reported, never linked, since a Reference proves
+  nothing; `bridgectl link invoice` links it when a person says it is the deal's;
 - amount_mismatch: a won deal's invoice whose total or currency differs from what the sync would invoice
   for the deal today (its lines through the mapping, totalled as Xero does; the deal's value when its
   lines cannot be mapped), beyond a tolerance.
@@ -28,10 +30,10 @@ from crmbridge.mapping.invoice import build_invoice
 from crmbridge.mapping.totals import invoice_totals
 from crmbridge.ops.common import ProgressFn, no_progress
 from crmbridge.ops.golive import GoLive
+from crmbridge.sync.invoicing import LIVE_STATUSES as LIVE
 from crmbridge.xero.models import ContactRef, Invoice
 
-LIVE = {"DRAFT", "SUBMITTED", "AUTHORISED", "PAID"}
-KINDS = ("won_without_invoice", "invoice_without_deal", "amount_mismatch")
+KINDS = ("won_without_invoice", "invoice_without_deal", "invoice_naming_deal", "amount_mismatch")
 
 
 @dataclass
@@ -92,26 +94,22 @@ class Leakage:
         invoices = golive.xero.sales_invoices(golive.tenant_id)
         report.invoices_checked = len(invoices)
         by_id = {i.invoice_id: i for i in invoices}
-        by_reference: dict[str, list[Invoice]] = {}
-        for invoice in invoices:
-            if invoice.reference and invoice.status in LIVE:
-                by_reference.setdefault(invoice.reference.strip(), []).append(invoice)
         progress(2, 4)
 
         invoiced: dict[str, Invoice] = {}
         for deal_id, deal in won.items():
             link = links.get(deal_id)
-            linked = by_id.get(link.invoice_id or "") if link and link.state == "CREATED" else None
-            live = linked if linked and linked.status in LIVE else next(iter(by_reference.get(deal_id, [])), None)
-            if live is not None:
-                invoiced[deal_id] = live
+            linked = by_id.get(link.invoice_id or "") if link and link.state in ("CREATED", "RELEASED") else None
+            if linked is not None and linked.status in LIVE:
+                invoiced[deal_id] = linked
                 continue
             detail = (f"its invoice {linked.invoice_number or linked.invoice_id} is {linked.status}" if linked
-                      else "no Xero invoice (none recorded, none with this Reference)")
+                      else "no Xero invoice the bridge created")
             report.findings.append(Finding("won_without_invoice", deal_id, detail=f"{_deal_label(deal)}: {detail}",
                                            deal_amount=deal.value))
 
         self._invoices_without_deal(invoices, won, report)
+        self._invoices_naming_deals(invoices, won, report)
         progress(3, 4)
         self._amounts(invoiced, report, today=now.date())
         progress(4, 4)
@@ -127,8 +125,6 @@ class Leakage:
             ref = linked.get(invoice.invoice_id)
             if ref is not None and ref.crm == golive.crm.name:
                 claims[invoice.invoice_id] = ref.deal_id
-            elif golive.mapping.link_invoices_by_reference and invoice.reference and invoice.reference.strip().isdigit():
-                claims[invoice.invoice_id] = invoice.reference.strip()
         unknown = sorted({d for d in claims.values() if d not in won})
         if not unknown:
             return
@@ -144,6 +140,23 @@ class Leakage:
             report.findings.append(Finding("invoice_without_deal", deal_id, invoice.invoice_id, invoice.invoice_number,
                                            detail=f"{invoice.status} invoice {invoice.invoice_number}: {why}",
                                            invoice_amount=invoice.total))
+
+    def _invoices_naming_deals(self, invoices: list[Invoice], won: dict[str, DealSummary],
+                               report: LeakageReport) -> None:
+        golive = self.golive
+        naming = [i for i in invoices if i.status in LIVE and (i.reference or "").strip() in won]
+        linked = golive.links.deals_for_invoices(golive.tenant_id, [i.invoice_id for i in naming])
+        for invoice in naming:
+            if invoice.invoice_id in linked:
+                continue
+            deal_id = (invoice.reference or "").strip()
+            report.findings.append(Finding(
+                "invoice_naming_deal", deal_id, invoice.invoice_id, invoice.invoice_number,
+                detail=(f"an invoice naming deal {deal_id} that the bridge did not create: {invoice.status} invoice "
+                        f"{invoice.invoice_number} to {invoice.contact.name or invoice.contact.contact_id}; nothing "
+                        f"was changed (`bridgectl link invoice {invoice.invoice_id} --deal {deal_id}` if it is "
+                        "that deal's)"),
+                invoice_amount=invoice.total))
 
     def _amounts(self, invoiced: dict[str, Invoice], report: LeakageReport, *, today: date) -> None:
         if not invoiced:

@@ -45,7 +45,7 @@ def pick_deals(golive: GoLive, count: int, *, won_from: datetime | None, won_to:
     """The first `count` won deals of the period that have no invoice yet."""
     deals = [d.id for d in golive.crm.won_deals(won_from=won_from, won_to=won_to)]
     links = golive.links.invoices_for(golive.crm.name, deals)
-    free = [d for d in deals if not (links.get(d) and links[d].state == "CREATED")]
+    free = [d for d in deals if not (links.get(d) and links[d].state in ("CREATED", "RELEASED"))]
     if not free:
         raise OpsError("no won deal without an invoice in that period")
     return free[:count]

@@ -16,18 +16,31 @@ from botocore.exceptions import ClientError
 
 @dataclass(frozen=True)
 class InvoiceLink:
-    state: Literal["PENDING", "CREATED"]
+    # PENDING: being invoiced (a claim); CREATED: the bridge's invoice is recorded; RELEASED: that
+    # invoice was voided or deleted and the deal may be invoiced again (a new generation).
+    state: Literal["PENDING", "CREATED", "RELEASED"]
     tenant_id: str
     invoice_id: str | None = None
     invoice_number: str | None = None
     contact_id: str | None = None
-    won_time: str | None = None
+    won_time: str | None = None  # as the win's webhook said it (compared with a redelivery's)
     written_back: bool = False
+    generation: int = 0
+    deal_won_time: str | None = None  # as the CRM said it when the invoice was raised
 
 
 @dataclass(frozen=True)
 class Claim:
     uncertain: bool  # an earlier attempt may have created the invoice
+    generation: int = 0
+    # The request an earlier attempt sent (NewInvoice JSON), when it got that far: the proof to look
+    # for in Xero, and the request to replay with the same Idempotency-Key.
+    attempt: str | None = None
+
+
+# Claims written by this version say so: one without a recorded attempt then sent nothing to Xero.
+# An older claim without the marker may have, so it is settled by proof against a fresh build.
+CLAIM_VERSION = 2
 
 
 def deal_pk(crm: str, deal_id: str) -> str:
@@ -59,6 +72,8 @@ class Created:
     contact_id: str | None
     organisation_id: str | None
     won_time: str | None = None
+    deal_won_time: str | None = None
+    generation: int = 0
     # The invoice state written to the CRM with it (UpdatedDateUTC ISO, status), if any: a Xero webhook
     # about that same state then finds it recorded and costs one read instead of a second write-back.
     state: tuple[str, str] | None = None
@@ -68,7 +83,8 @@ def _created_items(crm: str, tenant_id: str, created: Created, *, at: str, writt
     items: list[dict[str, Any]] = [
         {"pk": deal_pk(crm, created.deal_id), "sk": Links.INVOICE, "state": "CREATED", "tenant_id": tenant_id,
          "invoice_id": created.invoice_id, "invoice_number": created.invoice_number, "contact_id": created.contact_id,
-         "won_time": created.won_time, "created_at": at, "written_back": written_back},
+         "won_time": created.won_time, "created_at": at, "written_back": written_back,
+         "generation": created.generation, "deal_won_time": created.deal_won_time},
         {"pk": invoice_pk(tenant_id, created.invoice_id), "sk": "deal", "crm": crm, "deal_id": created.deal_id,
          "organisation_id": created.organisation_id, "created_at": at},
     ]
@@ -86,6 +102,7 @@ def _link_of(item: dict[str, Any]) -> InvoiceLink:
         state=item["state"], tenant_id=item["tenant_id"], invoice_id=item.get("invoice_id"),
         invoice_number=item.get("invoice_number"), contact_id=item.get("contact_id"),
         won_time=item.get("won_time"), written_back=bool(item.get("written_back")),
+        generation=int(item.get("generation", 0)), deal_won_time=item.get("deal_won_time"),
     )
 
 
@@ -103,30 +120,89 @@ class Links:
         item = self._table.get_item(Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE}, ConsistentRead=True).get("Item")
         return _link_of(item) if item else None
 
-    def claim(self, crm: str, deal_id: str, *, tenant_id: str, owner: str, now: int, lease_seconds: int) -> Claim | None:
-        """Take the right to create this deal's invoice; None while another worker holds it."""
+    def claim(self, crm: str, deal_id: str, *, tenant_id: str, owner: str, now: int, lease_seconds: int,
+              reopen: bool = False) -> Claim | None:
+        """Take the right to create this deal's invoice; None while another worker holds it (or the deal
+        has its invoice). reopen: a RELEASED deal (its invoice voided) becomes claimable, one generation on."""
         key = {"pk": deal_pk(crm, deal_id), "sk": self.INVOICE}
         try:
             self._table.put_item(
-                Item={**key, "state": "PENDING", "tenant_id": tenant_id, "owner": owner, "lease_until": now + lease_seconds},
+                Item={**key, "state": "PENDING", "tenant_id": tenant_id, "owner": owner, "lease_until": now + lease_seconds,
+                      "claim_version": CLAIM_VERSION, "generation": 0},
                 ConditionExpression=Attr("pk").not_exists(),
             )
             return Claim(uncertain=False)
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
+        if reopen:
+            try:
+                item = self._table.update_item(
+                    Key=key,
+                    UpdateExpression=("SET #s = :pending, #o = :owner, lease_until = :until, tenant_id = :tenant, "
+                                      "claim_version = :v, generation = if_not_exists(generation, :zero) + :one "
+                                      "REMOVE attempt"),
+                    ConditionExpression="#s = :released",
+                    ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+                    ExpressionAttributeValues={":owner": owner, ":until": now + lease_seconds, ":pending": "PENDING",
+                                               ":released": "RELEASED", ":tenant": tenant_id, ":v": CLAIM_VERSION,
+                                               ":zero": 0, ":one": 1},
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+                return Claim(uncertain=False, generation=int(item["generation"]))
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
         try:
-            self._table.update_item(
+            item = self._table.update_item(
                 Key=key,
                 UpdateExpression="SET #o = :owner, lease_until = :until",
                 ConditionExpression="#s = :pending AND (lease_until < :now OR #o = :owner)",
                 ExpressionAttributeNames={"#o": "owner", "#s": "state"},
                 ExpressionAttributeValues={":owner": owner, ":until": now + lease_seconds, ":now": now, ":pending": "PENDING"},
-            )
-            return Claim(uncertain=True)
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
         except ClientError as exc:
             if _condition_failed(exc):
                 return None
+            raise
+        attempt = item.get("attempt")
+        legacy = int(item.get("claim_version", 0)) < CLAIM_VERSION
+        return Claim(uncertain=bool(attempt) or legacy, generation=int(item.get("generation", 0)), attempt=attempt)
+
+    def record_attempt(self, crm: str, deal_id: str, owner: str, *, request: str) -> bool:
+        """Just before the PUT: what is about to be sent, so whoever settles an unknown outcome can prove
+        it (False: this owner no longer holds the claim)."""
+        try:
+            self._table.update_item(
+                Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
+                UpdateExpression="SET attempt = :request",
+                ConditionExpression="#s = :pending AND #o = :owner",
+                ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+                ExpressionAttributeValues={":owner": owner, ":pending": "PENDING", ":request": request},
+            )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+
+    def release_invoice(self, crm: str, deal_id: str, invoice_id: str) -> bool:
+        """The deal's invoice was voided or deleted: the deal may be invoiced again (False: it has no such
+        invoice recorded, e.g. already released or re-invoiced)."""
+        try:
+            self._table.update_item(
+                Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
+                UpdateExpression="SET #s = :released, released_invoice_ids = list_append(if_not_exists(released_invoice_ids, :empty), :id)",
+                ConditionExpression="#s = :created AND invoice_id = :invoice",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":released": "RELEASED", ":created": "CREATED", ":invoice": invoice_id,
+                                           ":empty": [], ":id": [invoice_id]},
+            )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
             raise
 
     def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -162,7 +238,20 @@ class Links:
                         batch.put_item(Item=item)
 
     def release(self, crm: str, deal_id: str, owner: str) -> None:
-        """Give up a claim before anything was sent to Xero (the attempt failed in validation)."""
+        """Give up a claim before anything was sent to Xero (the attempt failed in validation). A deal
+        re-opened after a voided invoice goes back to RELEASED, keeping its generation."""
+        try:
+            self._table.update_item(
+                Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
+                UpdateExpression="SET #s = :released, lease_until = :zero REMOVE #o, attempt",
+                ConditionExpression="#s = :pending AND #o = :owner AND generation > :zero",
+                ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+                ExpressionAttributeValues={":owner": owner, ":pending": "PENDING", ":released": "RELEASED", ":zero": 0},
+            )
+            return
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
         try:
             self._table.delete_item(
                 Key={"pk": deal_pk(crm, deal_id), "sk": self.INVOICE},
@@ -189,11 +278,7 @@ class Links:
             if not _condition_failed(exc):
                 raise
 
-    def record_created(self, crm: str, deal_id: str, *, tenant_id: str, invoice_id: str,
-                       invoice_number: str | None, contact_id: str | None, organisation_id: str | None,
-                       won_time: str | None, at: str) -> None:
-        created = Created(deal_id=deal_id, invoice_id=invoice_id, invoice_number=invoice_number,
-                          contact_id=contact_id, organisation_id=organisation_id, won_time=won_time)
+    def record_created(self, crm: str, tenant_id: str, created: Created, *, at: str) -> None:
         for item in _created_items(crm, tenant_id, created, at=at, written_back=False):
             self._table.put_item(Item=item)
 

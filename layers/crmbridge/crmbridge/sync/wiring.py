@@ -25,6 +25,7 @@ from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.links import Links
 from crmbridge.sync.processor import CommandHandler, PowertoolsRunner, Worker
 from crmbridge.sync.records import SyncRecords
+from crmbridge.sync.serial import SerialWriter
 from crmbridge.sync.xero_changes import XeroChangeSync
 from crmbridge.tokens.store import TokenStore
 from crmbridge.tokens.tenants import resolve_tenant
@@ -72,7 +73,8 @@ def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
         crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
         invoice_status=settings.invoice_status, tenant_for=tenant_resolver(settings, tokens.store), on_metric=metric,
     )
-    changes = XeroChangeSync(crm=crm, xero=xero, links=deal_won.links, mapping=deal_won.mapping, on_metric=metric)
+    changes = XeroChangeSync(crm=crm, xero=xero, links=deal_won.links, mapping=deal_won.mapping,
+                             serial=SerialWriter(table(settings, "links_table")), on_metric=metric)
     return {"deal_won": deal_won, "xero_changed": changes}  # type: ignore[dict-item]
 
 

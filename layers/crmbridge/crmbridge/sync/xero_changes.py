@@ -1,8 +1,12 @@
 """Xero -> CRM: invoice status, amounts and dates onto the deal; balances and "on stop" onto the
 organisation; a note for the deal owner when an invoice is paid; Xero-mastered contact fields.
 
-Xero's webhooks carry ids only, so every change is re-read from Xero. Writes are ordered by the
-invoice's UpdatedDateUTC: an older state arriving after a newer one is dropped, never written.
+Xero's webhooks carry ids only, so every change is re-read from Xero. Only invoices linked to a deal
+(the bridge created them, or an operator linked them) touch a deal: a Reference that looks like a deal
+id proves nothing. Any invoice of a contact the bridge linked to an organisation moves that
+organisation's balances. Each invoice, and each contact's balances, is read and written under its own lease
+(sync.serial), so the CRM ends with Xero's latest state whatever the interleaving of workers; an
+invoice's older state arriving after a newer one (by UpdatedDateUTC) is dropped, never written.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from aws_lambda_powertools import Logger
 from crmbridge.commands import XeroResourceChanged
 from crmbridge.crm.base import Crm
 from crmbridge.crm.models import CrmAddress, OrganisationBalance, OrganisationUpdate
-from crmbridge.errors import PermanentError
 from crmbridge.mapping.config import MappingConfig
 from crmbridge.sync.deal_won import invoice_url, write_back_of
+from crmbridge.sync.invoicing import RELEASED_STATUSES
 from crmbridge.sync.links import DealRef, Links
+from crmbridge.sync.serial import SerialWriter, serial_key
 from crmbridge.xero.client import XeroClient
 from crmbridge.xero.models import Contact, Invoice
 
@@ -52,6 +57,7 @@ class XeroChangeSync:
     xero: XeroClient
     links: Links
     mapping: MappingConfig
+    serial: SerialWriter
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_metric: Callable[[str, float], None] = lambda name, value: None
 
@@ -78,26 +84,53 @@ class XeroChangeSync:
         return None
 
     def invoice_changed(self, tenant_id: str, invoice_id: str, *, balances_only_if_stale: bool = False) -> dict[str, str]:
+        ref = self.links.deal_for_invoice(tenant_id, invoice_id)
+        if ref is None:
+            return self._unlinked_invoice_changed(tenant_id, invoice_id)
+        result: dict[str, str] = {}
+        ran = self.serial.run(serial_key(tenant_id, "invoice", invoice_id),
+                              lambda: result.update(self._write_invoice(tenant_id, invoice_id, ref, balances_only_if_stale)))
+        if ran == "handed_over":
+            return {"outcome": "handed_over", "invoice_id": invoice_id,
+                    "why": "another worker is writing this invoice and reads it again after us"}
+        return result
+
+    def _unlinked_invoice_changed(self, tenant_id: str, invoice_id: str) -> dict[str, str]:
+        """An invoice the bridge did not create (raised by hand, perhaps with a PO number that looks like a
+        deal id): it belongs to no deal, but it moves the balance of its contact, and a contact the bridge
+        linked to an organisation (by evidence) shows that balance there."""
         invoice = self.xero.get_invoice(tenant_id, invoice_id)
+        linked = self.links.organisation_for_contact(tenant_id, invoice.contact.contact_id) \
+            if invoice.type == "ACCREC" and invoice.contact.contact_id else None
+        if linked is None:
+            return {"outcome": "ignored", "why": "not the bridge's invoice, nor one of a contact it links"}
+        assert invoice.contact.contact_id
+        self._write_balance(tenant_id, invoice.contact.contact_id, linked[1])
+        return {"outcome": "balance_refreshed", "invoice_id": invoice_id, "organisation_id": linked[1]}
+
+    def _write_invoice(self, tenant_id: str, invoice_id: str, ref: DealRef, balances_only_if_stale: bool) -> dict[str, str]:
+        """Under the invoice's lease: read it and write its state to the deal unless a newer one is there."""
+        invoice = self.xero.get_invoice(tenant_id, invoice_id)
+        contact_id = invoice.contact.contact_id or ""
         if invoice.type != "ACCREC":
             return {"outcome": "ignored", "why": "not a sales invoice"}
-        ref = self.links.deal_for_invoice(tenant_id, invoice_id) or self._link_by_reference(tenant_id, invoice)
-        if ref is None:
-            return {"outcome": "ignored", "why": "no deal for this invoice"}
         updated = (invoice.updated_date_utc or self.clock()).astimezone(UTC).isoformat()
         recorded = self.links.invoice_state(tenant_id, invoice_id)
         if recorded and recorded[0] >= updated:
-            if balances_only_if_stale and ref.organisation_id and invoice.contact.contact_id:
+            if balances_only_if_stale and ref.organisation_id and contact_id:
                 # Nothing changed on the invoice, but time made it overdue: the balance moved.
-                self._write_balance(tenant_id, invoice.contact.contact_id, ref.organisation_id)
+                self._write_balance(tenant_id, contact_id, ref.organisation_id)
                 return {"outcome": "balance_refreshed", "invoice_id": invoice_id}
             self.on_metric("StaleEventsDropped", 1)
             return {"outcome": "stale", "invoice_id": invoice_id}
+        # The organisation's balance first: whoever sees the deal's new state sees the balance it left.
+        if ref.organisation_id and contact_id:
+            self._write_balance(tenant_id, contact_id, ref.organisation_id)
         self.crm.write_invoice(ref.deal_id, write_back_of(invoice))
         if invoice.status == "PAID" and (recorded is None or recorded[1] != "PAID") and self.mapping.note_when_paid:
             self.crm.add_deal_note(ref.deal_id, paid_note(invoice))
-        if ref.organisation_id and invoice.contact.contact_id:
-            self._write_balance(tenant_id, invoice.contact.contact_id, ref.organisation_id)
+        if invoice.status in RELEASED_STATUSES and self.links.release_invoice(ref.crm, ref.deal_id, invoice_id):
+            logger.info("voided invoice released its deal", extra={"invoice_id": invoice_id, "deal_id": ref.deal_id})
         self.links.advance_invoice_state(tenant_id, invoice_id, updated=updated, status=invoice.status)
         logger.info("invoice state written to the CRM", extra={"invoice_id": invoice_id, "deal_id": ref.deal_id,
                                                                  "status": invoice.status})
@@ -108,14 +141,20 @@ class XeroChangeSync:
         if link is None:
             return {"outcome": "ignored", "why": "contact not linked to an organisation"}
         _, organisation_id = link
-        contact = self.xero.get_contact(tenant_id, contact_id)
-        if self.mapping.xero_master_fields:
-            self.crm.update_organisation(organisation_id, organisation_update(contact, self.mapping.xero_master_fields))
-        self._apply_balance(contact, organisation_id)
-        return {"outcome": "written", "organisation_id": organisation_id}
+
+        def write() -> None:
+            contact = self.xero.get_contact(tenant_id, contact_id)
+            if self.mapping.xero_master_fields:
+                self.crm.update_organisation(organisation_id, organisation_update(contact, self.mapping.xero_master_fields))
+            self._apply_balance(contact, organisation_id)
+
+        ran = self.serial.run(serial_key(tenant_id, "contact", contact_id), write)
+        return {"outcome": "written" if ran == "done" else "handed_over", "organisation_id": organisation_id}
 
     def _write_balance(self, tenant_id: str, contact_id: str, organisation_id: str) -> None:
-        self._apply_balance(self.xero.get_contact(tenant_id, contact_id), organisation_id)
+        """Under the contact's lease, so the last balance written is the last one read."""
+        self.serial.run(serial_key(tenant_id, "contact", contact_id),
+                        lambda: self._apply_balance(self.xero.get_contact(tenant_id, contact_id), organisation_id))
 
     def _apply_balance(self, contact: Contact, organisation_id: str) -> None:
         receivable = contact.balances.accounts_receivable if contact.balances else None
@@ -125,17 +164,3 @@ class XeroChangeSync:
             outstanding=receivable.outstanding, overdue=receivable.overdue,
             on_stop=receivable.overdue > self.mapping.on_stop_overdue_above,
         ))
-
-    def _link_by_reference(self, tenant_id: str, invoice: Invoice) -> DealRef | None:
-        if not (self.mapping.link_invoices_by_reference and invoice.reference):
-            return None
-        try:
-            deal = self.crm.read_deal(invoice.reference.strip())
-        except PermanentError as exc:
-            if exc.reason == "crm_not_found":
-                return None
-            raise
-        organisation_id = deal.organisation.id if deal.organisation else None
-        self.links.link_invoice(tenant_id, invoice.invoice_id, crm=self.crm.name, deal_id=deal.id,
-                                organisation_id=organisation_id, at=self.clock().isoformat())
-        return DealRef(crm=self.crm.name, deal_id=deal.id, organisation_id=organisation_id)
