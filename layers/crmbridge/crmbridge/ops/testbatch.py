@@ -76,7 +76,7 @@ def test_batch(golive: GoLive, deal_ids: list[str], *, status: str | None = None
                progress: ProgressFn = no_progress) -> TestBatch:
     chosen = status or golive.settings.invoice_status
     sync = DealWonSync(crm=golive.crm, xero=golive.xero, links=golive.links, mapping=golive.mapping,
-                       invoice_status=chosen, tenant_for=lambda command: golive.tenant_id, clock=clock)
+                       invoice_status=chosen, tenant_for=lambda command, deal: golive.tenant_id, clock=clock)
     results: list[Synced] = []
     invoices: dict[str, Invoice] = {}
     for done, deal_id in enumerate(deal_ids, start=1):

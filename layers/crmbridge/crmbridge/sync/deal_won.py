@@ -87,13 +87,13 @@ class DealWonSync:
     links: Links
     mapping: MappingConfig
     invoice_status: str
-    tenant_for: Callable[[DealWon], str]
+    # The Xero organisation a won deal is invoiced to (tokens.tenants.resolve_tenant): chosen, never inferred.
+    tenant_for: Callable[[DealWon, CrmDeal], str]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_metric: Callable[[str, float], None] = lambda name, value: None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __call__(self, command: DealWon) -> dict[str, str]:
-        tenant_id = self.tenant_for(command)
         crm, deal_id = command.crm, command.deal_id
         link = self.links.invoice_for(crm, deal_id)
         deal: CrmDeal | None = None
@@ -117,6 +117,7 @@ class DealWonSync:
         if deal.status != "won":
             return {"outcome": "not_won", "deal_status": deal.status}
 
+        tenant_id = self.tenant_for(command, deal)
         now = self.clock()
         claim = self.links.claim(crm, deal_id, tenant_id=tenant_id, owner=self.owner, now=int(now.timestamp()),
                                  lease_seconds=CLAIM_LEASE_SECONDS, reopen=bool(link and link.state == "RELEASED"))
@@ -125,6 +126,8 @@ class DealWonSync:
             if current and current.state == "CREATED":  # another worker has just finished it
                 return self._already_invoiced(deal_id, current)
             raise RetryableError(f"deal {deal_id} is being invoiced by another worker", retry_after_seconds=5)
+        # An earlier attempt is settled in the organisation it was sent to, even if another was chosen since.
+        tenant_id = claim.tenant_id or tenant_id
 
         invoice = self._invoice(tenant_id, deal, claim, today=now.date())
         self.links.record_created(crm, tenant_id, Created(

@@ -36,6 +36,7 @@ class Claim:
     # The request an earlier attempt sent (NewInvoice JSON), when it got that far: the proof to look
     # for in Xero, and the request to replay with the same Idempotency-Key.
     attempt: str | None = None
+    tenant_id: str | None = None  # the organisation an earlier attempt was for, when the claim is retaken
 
 
 # Claims written by this version say so: one without a recorded attempt then sent nothing to Xero.
@@ -168,7 +169,8 @@ class Links:
             raise
         attempt = item.get("attempt")
         legacy = int(item.get("claim_version", 0)) < CLAIM_VERSION
-        return Claim(uncertain=bool(attempt) or legacy, generation=int(item.get("generation", 0)), attempt=attempt)
+        return Claim(uncertain=bool(attempt) or legacy, generation=int(item.get("generation", 0)), attempt=attempt,
+                     tenant_id=item.get("tenant_id"))
 
     def record_attempt(self, crm: str, deal_id: str, owner: str, *, request: str) -> bool:
         """Just before the PUT: what is about to be sent, so whoever settles an unknown outcome can prove

@@ -14,9 +14,10 @@ from crmbridge.config import Settings, get_settings
 from crmbridge.crm.base import Crm
 from crmbridge.crm.field_store import FieldStore
 from crmbridge.crm.hubspot import HubSpotCrm
+from crmbridge.crm.models import CrmDeal
 from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.http import http_client
-from crmbridge.mapping.config import load_mapping
+from crmbridge.mapping.config import MappingConfig, load_mapping
 from crmbridge.metrics import counter
 from crmbridge.queue import SyncQueue
 from crmbridge.secrets import HubSpotSecret, PipedriveSecret, load_secret
@@ -33,11 +34,12 @@ from crmbridge.tokens.wiring import token_manager
 from crmbridge.xero.client import XeroClient
 
 
-def tenant_resolver(settings: Settings, store: TokenStore, on_metric=lambda name, value: None):
-    """The organisation a command is invoiced to (tokens/tenants.py), before its deal is read: the pin
-    or the chosen one (tenant routes need the deal: DealWonSync calls resolve_tenant with it)."""
-    def tenant_for(command: DealWon | None) -> str:
-        return resolve_tenant(settings.xero_tenant_id, store, None, None, on_metric=on_metric)
+def tenant_resolver(settings: Settings, store: TokenStore, mapping: MappingConfig | None = None,
+                    on_metric=lambda name, value: None):
+    """The organisation a deal is invoiced to (tokens/tenants.py): the pin, the mapping's tenant route for
+    the deal, else the chosen one. Without a deal (the go-live commands): the pin or the chosen one."""
+    def tenant_for(command: DealWon | None, deal: CrmDeal | None = None) -> str:
+        return resolve_tenant(settings.xero_tenant_id, store, mapping, deal, on_metric=on_metric)
     return tenant_for
 
 
@@ -69,9 +71,11 @@ def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
     tokens = token_manager(settings, metric)
     crm = crm_client(settings, http)
     xero = XeroClient(http, settings.xero_api_url, tokens, on_response=day_limit_metric(metric))
+    mapping = load_mapping(settings.mapping_file)
     deal_won = DealWonSync(
-        crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=load_mapping(settings.mapping_file),
-        invoice_status=settings.invoice_status, tenant_for=tenant_resolver(settings, tokens.store), on_metric=metric,
+        crm=crm, xero=xero, links=Links(table(settings, "links_table")), mapping=mapping,
+        invoice_status=settings.invoice_status, tenant_for=tenant_resolver(settings, tokens.store, mapping, metric),
+        on_metric=metric,
     )
     changes = XeroChangeSync(crm=crm, xero=xero, links=deal_won.links, mapping=deal_won.mapping,
                              serial=SerialWriter(table(settings, "links_table")), on_metric=metric)
