@@ -211,3 +211,35 @@ def test_a_deal_won_again_after_its_invoice_died_is_invoiced_again_and_a_redeliv
     # Then exactly one new invoice
     assert result["outcome"] == "invoiced"
     assert sorted(i.status for i in ours(xero)) == ["DRAFT", "VOIDED"]
+
+
+def test_any_failure_before_the_put_releases_the_claim_so_the_deal_never_waits_on_itself(world, monkeypatch):
+    # Given a deal whose invoice building fails with something other than a typed error (a bug)
+    crm, xero, links, chosen = world
+    sync = engine(crm, xero, links, chosen)
+
+    def broken(*args, **kwargs):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr("crmbridge.sync.deal_won.build_invoice_with_notes", broken)
+    with pytest.raises(OverflowError):
+        sync(won())
+
+    # Then the claim is gone (nothing reached Xero): once fixed, the next attempt invoices at once
+    assert links.invoice_for("pipedrive", "7") is None
+    monkeypatch.undo()
+    assert sync(won())["outcome"] == "invoiced"
+
+
+def test_a_description_shortened_to_fit_xero_is_said_in_the_result_the_history_keeps(world):
+    # Given a deal line with a 5,250-character description
+    crm, xero, links, chosen = world
+    crm.deal = crm.deal.model_copy(update={"lines": [crm.deal.lines[0].model_copy(update={"comments": "x" * 5250})]})
+
+    # When it is invoiced
+    result = engine(crm, xero, links, chosen)(won())
+
+    # Then the invoice line ends with an ellipsis within Xero's 4,000, and the result says what was cut
+    [own] = ours(xero)
+    assert own.line_items[0].description.endswith("…") and len(own.line_items[0].description) <= 4000
+    assert "shortened" in result["notes"]

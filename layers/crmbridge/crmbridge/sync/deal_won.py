@@ -24,7 +24,7 @@ from crmbridge.crm.base import Crm
 from crmbridge.crm.models import CrmDeal, InvoiceWriteBack
 from crmbridge.errors import PermanentError, RetryableError
 from crmbridge.mapping.config import MappingConfig
-from crmbridge.mapping.invoice import build_invoice
+from crmbridge.mapping.invoice import build_invoice_with_notes
 from crmbridge.sync.contacts import resolve_contact
 from crmbridge.sync.invoicing import (
     CLAIM_LEASE_SECONDS,
@@ -129,7 +129,7 @@ class DealWonSync:
         # An earlier attempt is settled in the organisation it was sent to, even if another was chosen since.
         tenant_id = claim.tenant_id or tenant_id
 
-        invoice = self._invoice(tenant_id, deal, claim, today=now.date())
+        invoice, notes = self._invoice(tenant_id, deal, claim, today=now.date())
         self.links.record_created(crm, tenant_id, Created(
             deal_id=deal_id, invoice_id=invoice.invoice_id, invoice_number=invoice.invoice_number,
             contact_id=invoice.contact.contact_id, organisation_id=deal.organisation.id if deal.organisation else None,
@@ -142,8 +142,12 @@ class DealWonSync:
         if org and invoice.contact.contact_id and org.xero_contact_id != invoice.contact.contact_id:
             self.crm.set_organisation_contact(org.id, invoice.contact.contact_id)
         self._write_back(tenant_id, deal_id, invoice)
-        return {"outcome": "invoiced", "invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number or "",
-                "tenant_id": tenant_id}
+        result = {"outcome": "invoiced", "invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number or "",
+                  "tenant_id": tenant_id}
+        if notes:  # what was shortened to fit Xero: in the deal's history (the result is its summary)
+            logger.warning("deal data shortened to fit Xero", extra={"notes": notes})
+            result["notes"] = "; ".join(notes)
+        return result
 
     def _already_invoiced(self, deal_id: str, link: InvoiceLink) -> dict[str, str]:
         self.on_metric("DuplicatesSuppressed", 1)
@@ -167,23 +171,27 @@ class DealWonSync:
         logger.info("voided invoice released its deal", extra={"invoice_id": link.invoice_id, "status": current.status})
         return replace(link, state="RELEASED")
 
-    def _invoice(self, tenant_id: str, deal: CrmDeal, claim: Claim, *, today: date) -> Invoice:
-        """The deal's invoice: an earlier attempt's, proven or replayed, else a new one."""
+    def _invoice(self, tenant_id: str, deal: CrmDeal, claim: Claim, *, today: date) -> tuple[Invoice, list[str]]:
+        """The deal's invoice: an earlier attempt's, proven or replayed, else a new one; and the notes of
+        what its data lost to fit Xero."""
         key = invoice_idempotency_key(tenant_id, self.crm.name, deal.id, claim.generation)
         if claim.attempt:
             sent = NewInvoice.model_validate_json(claim.attempt)
-            return self._proven(tenant_id, sent) or self._put(tenant_id, deal.id, sent, key)
+            return self._proven(tenant_id, sent) or self._put(tenant_id, deal.id, sent, key), []
         try:
             contact = resolve_contact(self.xero, tenant_id, deal) if deal.organisation else ContactRef()
-            request = build_invoice(deal, contact=contact, config=self.mapping, status=self.invoice_status, today=today)
-            if claim.uncertain and (found := self._proven(tenant_id, request)):  # a claim of an older version
-                return found
+            built = build_invoice_with_notes(deal, contact=contact, config=self.mapping, status=self.invoice_status,
+                                             today=today)
+            if claim.uncertain and (found := self._proven(tenant_id, built.invoice)):  # a claim of an older version
+                return found, built.notes
         except BaseException:
-            self.links.release(self.crm.name, deal.id, self.owner)  # nothing reached Xero
+            # Whatever went wrong (bad data, a bug, Xero unreachable for the contact), nothing reached Xero.
+            self.links.release(self.crm.name, deal.id, self.owner)
             raise
+        request = built.invoice
         if not self.links.record_attempt(self.crm.name, deal.id, self.owner, request=request.model_dump_json(by_alias=True)):
             raise RetryableError(f"deal {deal.id}: the claim was taken over before sending", retry_after_seconds=5)
-        return self._put(tenant_id, deal.id, request, key)
+        return self._put(tenant_id, deal.id, request, key), built.notes
 
     def _put(self, tenant_id: str, deal_id: str, request: NewInvoice, key: str) -> Invoice:
         try:
