@@ -168,3 +168,10 @@ def test_an_organisation_address_crm_value_is_untouched_when_it_fits():
     built = build_invoice_with_notes(deal(line()), contact=contact, config=CONFIG, status="DRAFT", today=TODAY)
     assert built.invoice.contact.addresses == contact.addresses and built.notes == []
 
+
+
+def test_a_xero_contact_id_typed_into_the_crm_that_is_not_a_guid_is_refused():
+    organisation = CrmOrganisation(id="o1", name="Acme Ltd", xero_contact_id="../Contacts")
+    error = refused(CrmDeal(id="101", title="t", status="won", currency="GBP", organisation=organisation,
+                            lines=[line()]), contact=ContactRef(ContactID="../Contacts"))
+    assert error.reason == "invalid_xero_contact_id" and "'../Contacts'" in error.message

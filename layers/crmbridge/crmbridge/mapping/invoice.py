@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from crmbridge.crm.models import CrmDeal, CrmLine, CrmOrganisation
 from crmbridge.errors import PermanentError
+from crmbridge.ids import is_xero_guid
 from crmbridge.mapping import limits
 from crmbridge.mapping.config import MappingConfig, ProductRule, country_code, rate_key
 from crmbridge.mapping.totals import line_amount
@@ -208,6 +209,11 @@ def build_invoice_with_notes(deal: CrmDeal, *, contact: ContactRef | NewContact,
             "currency_not_enabled",
             f"deal {deal.id} is in {deal.currency}; the mapping allows {', '.join(config.currencies)}",
         )
+    if organisation.xero_contact_id and not is_xero_guid(organisation.xero_contact_id):
+        # Typed into the CRM by hand: a wrong value must be corrected there, not sent to Xero as it is.
+        raise PermanentError("invalid_xero_contact_id", f"organisation {organisation.id}'s Xero contact ID "
+                                                        f"{organisation.xero_contact_id[:80]!r} is not a Xero id (a "
+                                                        "GUID): correct or clear it in the CRM, then resync")
     country = country_code(organisation.address.country if organisation.address else None)
     method = _tax_method(deal, config)
     terms = _checked_terms(organisation, config)
