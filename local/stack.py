@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import httpx
 
 from local.emulators.common.config import latency_from_env
 from local.gateway import Gateway, LambdaRuntime, routes_from_template
@@ -188,7 +189,8 @@ class LocalStack:
                     self.emulators[entry.name] = handle
             latency = latency_from_env(dict(os.environ))  # EMULATOR_LATENCY_MS / EMULATOR_JITTER_MS
             for handle in self.emulators.values() if latency else ():
-                handle.core.faults.set_latency(latency)
+                # Over its control endpoint: the one way every emulator (Xero's handle included) takes it.
+                httpx.post(f"{handle.url}/_emulator/latency", json=latency, timeout=5).raise_for_status()
 
         external = {}
         for name, (emulator, path) in EXTERNAL_URLS.items():
