@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from crmbridge.commands import Command, DealWon, QueueMessage, XeroResourceChanged
 from crmbridge.errors import BridgeError
+from crmbridge.times import parse_instant
 
 # (done, total or None when unknown): called as a long operation advances.
 ProgressFn = Callable[[int, int | None], None]
@@ -88,13 +89,7 @@ def from_epoch_ms(millis: Any) -> datetime | None:
 
 def parse_time(text: Any) -> datetime | None:
     """An ISO 8601 timestamp as the bridge stores them (naive ones are taken as UTC)."""
-    if not text or not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_instant(text) if isinstance(text, str) else None
 
 
 def duration(seconds: float) -> str:

@@ -33,25 +33,16 @@ from crmbridge.sync.invoicing import (
     proves,
 )
 from crmbridge.sync.links import Claim, Created, InvoiceLink, Links
+from crmbridge.times import parse_instant
 from crmbridge.xero.client import XeroClient
 from crmbridge.xero.models import ContactRef, Invoice, NewInvoice
 
 logger = Logger(child=True)
 
 
-def _moment(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def won_again(now: str | None, then: str | None) -> bool:
     """Is the win at `now` later than the win an invoice was raised for (the deal lost, then won again)?"""
-    later, earlier = _moment(now), _moment(then)
+    later, earlier = parse_instant(now), parse_instant(then)
     return bool(later and earlier and later > earlier)
 
 
