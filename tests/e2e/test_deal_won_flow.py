@@ -172,7 +172,8 @@ def test_deal_without_organisation_is_recorded_with_its_reason_and_can_be_rerun(
     invoice_number(flow, deal_id)
 
     assert len(flow["xero"].invoices(str(deal_id))) == 1
-    assert sync_record(flow, deal_id)["status"] == "OK"
+    # The record is written once the command is done, just after the deal shows its invoice.
+    wait_for("the OK record", lambda: sync_record(flow, deal_id)["status"] == "OK", timeout=30)
 
 
 def test_xero_validation_error_is_recorded_with_xeros_message(flow):
