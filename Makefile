@@ -29,9 +29,10 @@ $(TOOLS)/.installed: Makefile
 
 install: $(VENV)/.installed ## create .venv with the runtime and dev dependencies
 
-test: $(VENV)/.installed ## lint, then every test suite (unit, integration, e2e)
+test: $(VENV)/.installed ## lint, then every test suite (unit, integration, e2e in parallel; reliability alone after)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --ignore=tests/reliability
+	$(PY) -m pytest tests/reliability -q
 
 unit: $(VENV)/.installed ## the fast unit tests only
 	$(PY) -m pytest tests/unit -q
