@@ -66,8 +66,8 @@ class FakeXero:
             raise RetryableError("xero timed out")
         return created
 
-    def invoices_by_reference(self, tenant_id: str, reference: str) -> list[Invoice]:
-        return [i for t, i in self.invoices.values() if t == tenant_id and i.reference == reference]
+    def invoices_by_references(self, tenant_id: str, references: list[str]) -> list[Invoice]:
+        return [i for t, i in self.invoices.values() if t == tenant_id and i.reference in references]
 
     def get_invoice(self, tenant_id: str, invoice_id: str) -> Invoice:
         return self.invoices[invoice_id][1]
@@ -77,7 +77,7 @@ class FakeXero:
         self.invoices[invoice_id] = (tenant, invoice.model_copy(update={"status": "VOIDED"}))
 
     def of(self, tenant_id: str, reference: str) -> list[Invoice]:
-        return self.invoices_by_reference(tenant_id, reference)
+        return self.invoices_by_references(tenant_id, [reference])
 
 
 class FakeCrm:

@@ -38,7 +38,7 @@ from crmbridge.ops.golive import GoLive
 from crmbridge.ops.throttle import DailyBudgetReached, Throttle
 from crmbridge.sync.contacts import ContactIndex, resolve_contact_with
 from crmbridge.sync.deal_won import draft_state, write_back_of
-from crmbridge.sync.invoicing import CLAIM_LEASE_SECONDS, LIVE_STATUSES, proves
+from crmbridge.sync.invoicing import CLAIM_LEASE_SECONDS, find_proven
 from crmbridge.sync.links import Claim, Created
 from crmbridge.xero.client import MAX_BATCH
 from crmbridge.xero.models import ContactRef, Invoice, NewInvoice
@@ -205,19 +205,11 @@ class Backfill:
         report.batches += 1
 
     def _find_existing(self, pairs: list[tuple[CrmDeal, NewInvoice]]) -> dict[str, Invoice]:
-        """The invoices an interrupted run created, proven against the requests it recorded."""
-        golive = self.golive
-        requests = {request.reference: (deal.id, request) for deal, request in pairs}
-        found: dict[str, Invoice] = {}
-        for invoice in self._xero_call(lambda: golive.xero.invoices_by_references(golive.tenant_id, list(requests))):
-            deal_id, request = requests.get(invoice.reference or "", (None, None))
-            if deal_id is None or request is None or deal_id in found or invoice.status not in LIVE_STATUSES:
-                continue
-            if not invoice.line_items:  # listings may leave lines out: the proof needs them
-                invoice = self._xero_call(partial(golive.xero.get_invoice, golive.tenant_id, invoice.invoice_id))
-            if proves(invoice, request):
-                found[deal_id] = invoice
-        return found
+        """The invoices an interrupted run created, proven against the requests it recorded, by deal id."""
+        by_reference = {request.reference: deal.id for deal, request in pairs}
+        found = find_proven(self.golive.xero, self.golive.tenant_id, [request for _, request in pairs],
+                            call=self._xero_call)
+        return {by_reference[reference]: invoice for reference, invoice in found.items()}
 
     def _send(self, batch: list[tuple[CrmDeal, NewInvoice]], contacts: ContactIndex,
               report: BackfillReport) -> list[tuple[CrmDeal, Invoice]]:

@@ -29,8 +29,8 @@ from crmbridge.sync.contacts import resolve_contact
 from crmbridge.sync.invoicing import (
     CLAIM_LEASE_SECONDS,
     LIVE_STATUSES,
+    find_proven,
     invoice_idempotency_key,
-    proves,
 )
 from crmbridge.sync.links import Claim, Created, InvoiceLink, Links
 from crmbridge.times import parse_instant
@@ -202,17 +202,11 @@ class DealWonSync:
 
     def _proven(self, tenant_id: str, request: NewInvoice) -> Invoice | None:
         """The invoice an earlier attempt created from this very request, if Xero has it."""
-        for candidate in self.xero.invoices_by_reference(tenant_id, request.reference):
-            if candidate.status not in LIVE_STATUSES:
-                continue
-            if not candidate.line_items:  # listings may leave lines out: the proof needs them
-                candidate = self.xero.get_invoice(tenant_id, candidate.invoice_id)
-            if proves(candidate, request):
-                self.on_metric("DuplicatesSuppressed", 1)
-                logger.warning("an earlier attempt had created the invoice; adopting it",
-                               extra={"invoice_id": candidate.invoice_id})
-                return candidate
-        return None
+        found = find_proven(self.xero, tenant_id, [request]).get(request.reference)
+        if found is not None:
+            self.on_metric("DuplicatesSuppressed", 1)
+            logger.warning("an earlier attempt had created the invoice; adopting it", extra={"invoice_id": found.invoice_id})
+        return found
 
     def _write_back(self, tenant_id: str, deal_id: str, invoice: Invoice) -> None:
         self.crm.write_invoice(deal_id, write_back_of(invoice))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 from crmbridge.mapping.contacts import normalise_company_name
 from crmbridge.xero.models import ContactRef, Invoice, LineItem, NewContact, NewInvoice
@@ -57,3 +59,27 @@ def proves(found: Invoice, built: NewInvoice) -> bool:
             and (found.currency_code or built.currency_code) == built.currency_code
             and same_contact(found.contact, built.contact)
             and Counter(map(_line_print, found.line_items)) == Counter(map(_line_print, built.line_items)))
+
+
+class InvoiceReader(Protocol):
+    def invoices_by_references(self, tenant_id: str, references: Sequence[str]) -> list[Invoice]: ...
+    def get_invoice(self, tenant_id: str, invoice_id: str) -> Invoice: ...
+
+
+def find_proven(xero: InvoiceReader, tenant_id: str, requests: Sequence[NewInvoice], *,
+                call: Callable[[Callable[[], object]], object] = lambda thunk: thunk()) -> dict[str, Invoice]:
+    """The invoices earlier attempts created from these very requests, by Reference: one lookup for all of
+    them, and a read of each candidate whose listing left its lines out. `call` wraps each Xero call
+    (the backfill paces them)."""
+    wanted = {request.reference: request for request in requests}
+    found: dict[str, Invoice] = {}
+    candidates: list[Invoice] = call(lambda: xero.invoices_by_references(tenant_id, list(wanted)))  # type: ignore[assignment]
+    for candidate in candidates:
+        request = wanted.get(candidate.reference or "")
+        if request is None or candidate.reference in found or candidate.status not in LIVE_STATUSES:
+            continue
+        if not candidate.line_items:
+            candidate = call(lambda c=candidate: xero.get_invoice(tenant_id, c.invoice_id))  # type: ignore[assignment]
+        if proves(candidate, request):
+            found[request.reference] = candidate
+    return found
