@@ -85,6 +85,8 @@ class QueueMessage(BaseModel):
     # Set when the worker parks a command (rate limit, daily limit): do not work on it before then.
     not_before: datetime | None = None
     attempt: int = Field(0, ge=0)
+    # When this work was first parked: parking ends (a recorded failure) once it has lasted too long.
+    first_parked_at: datetime | None = None
 
 
 QUEUE_MESSAGE = TypeAdapter(QueueMessage)

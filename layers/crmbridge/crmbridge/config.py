@@ -56,6 +56,9 @@ class Settings(BaseModel):
     # The Xero organisation won deals are invoiced in; unset = the only connected one.
     xero_tenant_id: str | None = Field(None, alias="XERO_TENANT_ID")
     park_recheck_seconds: int = Field(900, alias="PARK_RECHECK_SECONDS", ge=1, le=900)
+    # Work still parked this long after it was first parked (its reason never cleared) becomes a recorded
+    # failure (parked_too_long) instead of being parked again: 3 days outlasts any daily limit.
+    park_limit_seconds: int = Field(3 * 86400, alias="PARK_LIMIT_SECONDS", ge=60)
     http_timeout_seconds: float = Field(10.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
     # The scheduled leakage check looks at deals won in this many days before now.
     leakage_lookback_days: int = Field(90, alias="LEAKAGE_LOOKBACK_DAYS", ge=1, le=3650)

@@ -41,3 +41,13 @@ class SyncQueue:
             MessageBody=parked.model_dump_json(),
             DelaySeconds=max(0, min(SQS_MAX_DELAY_SECONDS, delay_seconds)),
         )
+
+    def return_now(self, receipt_handles: Sequence[str]) -> None:
+        """Make received messages visible again at once (work handed back unstarted); best effort: any
+        the call misses come back when their visibility timeout ends."""
+        for start in range(0, len(receipt_handles), _SQS_BATCH):
+            chunk = receipt_handles[start : start + _SQS_BATCH]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+            )

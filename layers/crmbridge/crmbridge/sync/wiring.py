@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from aws_lambda_powertools import Metrics
@@ -97,4 +98,5 @@ def worker(metrics: Metrics) -> Worker:
         history=SyncHistory(table(settings, "history_table"), retention_days=settings.history_retention_days),
         on_metric=metric,
         park_recheck_seconds=settings.park_recheck_seconds,
+        park_limit=timedelta(seconds=settings.park_limit_seconds),
     )
