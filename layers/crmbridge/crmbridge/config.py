@@ -9,7 +9,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crmbridge.errors import ConfigError
 
@@ -48,6 +48,8 @@ class Settings(BaseModel):
     )
     pipedrive_api_url: str = Field("https://api.pipedrive.com", alias="PIPEDRIVE_API_URL")
     hubspot_api_url: str = Field("https://api.hubapi.com", alias="HUBSPOT_API_URL")
+    # The HubSpot account (portal) webhooks must come from; unset or empty = not checked.
+    hubspot_portal_id: int | None = Field(None, alias="HUBSPOT_PORTAL_ID", ge=1)
 
     invoice_status: Literal["DRAFT", "SUBMITTED", "AUTHORISED"] = Field(
         "DRAFT", alias="INVOICE_STATUS"
@@ -62,6 +64,11 @@ class Settings(BaseModel):
     http_timeout_seconds: float = Field(10.0, alias="HTTP_TIMEOUT_SECONDS", gt=0)
     # The scheduled leakage check looks at deals won in this many days before now.
     leakage_lookback_days: int = Field(90, alias="LEAKAGE_LOOKBACK_DAYS", ge=1, le=3650)
+
+    @field_validator("hubspot_portal_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # a template parameter left at its default is ""
 
     def require(self, field: str) -> str:
         """The value of an optional field this caller cannot work without."""

@@ -28,7 +28,7 @@ class WebhookResponse:
     outcome: str  # accepted | ignored | handshake | rejected_<reason>
     enqueued: int = 0
     message: str | None = None
-    dropped: int = 0  # events of an authentic payload left out because an id in them is not valid
+    dropped: int = 0  # events of an authentic payload left out: an id in them not valid, or another portal
 
 
 class BadRequestEncoding(ValueError):

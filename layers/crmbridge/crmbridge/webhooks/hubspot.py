@@ -78,6 +78,19 @@ def _won_time(event: HubSpotEvent) -> str:
     return event.occurred.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def of_portal(events: list[HubSpotEvent], portal_id: int | None) -> tuple[list[HubSpotEvent], int]:
+    """The events of this stack's HubSpot account, and how many were left out: an event of another
+    portal names a deal of another company, which must never be invoiced here. None = not checked."""
+    if portal_id is None:
+        return events, 0
+    kept = [event for event in events if event.portal_id == portal_id]
+    if len(kept) < len(events):
+        logger.warning("hubspot webhook events dropped: not from this stack's portal", extra={
+            "dropped": len(events) - len(kept), "expected_portal_id": portal_id,
+            "portal_ids": sorted({str(e.portal_id) for e in events if e.portal_id != portal_id})[:5]})
+    return kept, len(events) - len(kept)
+
+
 def deal_won_candidates(events: list[HubSpotEvent]) -> list[DealWon]:
     """One candidate DealWon per deal whose stage changed (to a non-empty stage), from its latest event."""
     latest: dict[str, HubSpotEvent] = {}

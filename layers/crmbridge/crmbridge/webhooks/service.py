@@ -17,7 +17,7 @@ from crmbridge.errors import SignatureError
 from crmbridge.queue import SyncQueue
 from crmbridge.secrets import HubSpotSecret, PipedriveSecret, XeroWebhookKey
 from crmbridge.webhooks.http import WebhookRequest, WebhookResponse
-from crmbridge.webhooks.hubspot import HUBSPOT_EVENTS, deal_won_candidates
+from crmbridge.webhooks.hubspot import HUBSPOT_EVENTS, deal_won_candidates, of_portal
 from crmbridge.webhooks.pipedrive import PipedriveWebhook, deal_won_command
 from crmbridge.webhooks.signatures import verify_basic_auth, verify_hubspot_v3, verify_xero_signature
 from crmbridge.webhooks.xero import XeroWebhook, resource_commands
@@ -68,9 +68,11 @@ def receive_hubspot(
     queue: SyncQueue,
     *,
     now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    portal_id: int | None = None,
 ) -> WebhookResponse:
     """v3 signature over method, the full URI HubSpot called, the raw body and the timestamp; then the
-    array of events; each deal whose stage changed becomes a candidate DealWon the worker confirms."""
+    array of events, those of another portal than `portal_id` (when set) dropped and counted; each deal
+    whose stage changed becomes a candidate DealWon the worker confirms."""
     events = _verified(request, lambda: verify_hubspot_v3(
         method=request.method, uri=request.url, raw_body=request.body,
         timestamp_ms=request.header("x-hubspot-request-timestamp"),
@@ -79,7 +81,9 @@ def receive_hubspot(
     ), HUBSPOT_EVENTS.validate_json)
     if isinstance(events, WebhookResponse):
         return events
-    return _enqueue(queue, deal_won_candidates(events))
+    ours, dropped = of_portal(events, portal_id)
+    response = _enqueue(queue, deal_won_candidates(ours))
+    return replace(response, dropped=dropped) if dropped else response
 
 
 def receive_xero(request: WebhookRequest, key: XeroWebhookKey, queue: SyncQueue) -> WebhookResponse:

@@ -46,10 +46,12 @@ def xero_webhook_key() -> XeroWebhookKey:
 
 def receive_crm(source: str, request: WebhookRequest) -> WebhookResponse:
     """A CRM webhook by its route's last segment; only the stack's own CRM (CRM_PROVIDER) is served."""
-    if source != get_settings().crm_provider:
+    settings = get_settings()
+    if source != settings.crm_provider:
         return WebhookResponse(404, "rejected_crm_not_enabled", message=f"{source} is not this stack's CRM")
     if source == "hubspot":
-        return service.receive_hubspot(request, hubspot_secret(), sync_queue())
+        return service.receive_hubspot(request, hubspot_secret(), sync_queue(),
+                                       portal_id=settings.hubspot_portal_id)
     return service.receive_pipedrive(request, pipedrive_secret(), sync_queue())
 
 
