@@ -7,8 +7,9 @@ answer), injected faults, then the handler. Writes through the API are made by t
 (webhook changeSource INTEGRATION, sourceId the app id).
 
 Control endpoints of this emulator (besides the shared ones from common/app.py):
-  POST   /_emulator/seed                         create properties, pipelines, companies, contacts, deals
-                                                 with line items and associations, silently unless "notify"
+  POST   /_emulator/seed                         create properties, pipelines, companies, contacts, products,
+                                                 deals with line items and associations, silently unless
+                                                 "notify" (a line item's "product" ref sets hs_product_id)
   GET    /_emulator/ratelimit                    limits and usage
   POST   /_emulator/ratelimit                    {"max_per_interval", "interval_ms", "daily", "daily_used", "clear"}
   POST   /_emulator/app/<objectType>             changes made in HubSpot by a person (changeSource CRM_UI),
@@ -42,12 +43,15 @@ from .errors import ApiError, not_found, rate_limited, unauthenticated, validati
 from .properties import iso_millis
 from .ratelimit import TEN_SECONDLY, RateLimiter
 from .schema import ASSOCIATION_TYPES, OBJECT_TYPES, default_association, object_type
+from .search import SECONDLY, SearchLimiter, search
 from .store import MAX_BATCH, OWNERS, Actor, Store
 from .webhooks import WebhookEngine
 
 logger = logging.getLogger(__name__)
 
 API_PREFIXES = ("/crm/", "/account-info/")
+ASSOCIATIONS_BATCH = 1000  # inputs a v4 association batch read takes
+ASSOCIATIONS_PAGE = 500  # associations of one record in one answer (the rest from paging.next.after)
 
 
 def _body(expect: type = dict) -> Any:
@@ -86,6 +90,7 @@ class HubSpotEmulator:
         core.webhooks = self.engine  # type: ignore[assignment]  # same interface as WebhookDispatcher
         self.limiter = RateLimiter(config.limits, core.clock)
         self.store = Store(config, core.clock.now, self.engine.publish)
+        self.search_limiter = SearchLimiter(core.clock.now)
 
     # plugin interface -------------------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -94,6 +99,7 @@ class HubSpotEmulator:
     def reset(self) -> None:
         self.store.reset()
         self.limiter.reset()
+        self.search_limiter.reset()
 
     # seeding ----------------------------------------------------------------------------------------
     def seed(self, body: dict) -> dict:
@@ -118,6 +124,8 @@ class HubSpotEmulator:
                 pipelines[pipeline["label"]] = pipeline["id"]
             for spec in body.get("companies") or []:
                 refs["companies"][self._ref(spec)] = store.create("companies", self._object(spec), actor)["id"]
+            for spec in body.get("products") or []:
+                refs["products"][self._ref(spec)] = store.create("products", self._object(spec), actor)["id"]
             for spec in body.get("contacts") or []:
                 contact = store.create("contacts", self._object(spec), actor)
                 refs["contacts"][self._ref(spec, contact)] = contact["id"]
@@ -136,8 +144,10 @@ class HubSpotEmulator:
                 for contact in spec.get("contacts") or []:
                     store.associate("deals", deal["id"], "contacts", self._resolve(refs, "contacts", contact), [3], actor)
                 for line in spec.get("line_items") or []:
+                    product = {"hs_product_id": self._resolve(refs, "products", line["product"])} \
+                        if line.get("product") else {}
                     item = store.create("line_items", {
-                        **self._object(line),
+                        **self._object(line), "properties": {**(line.get("properties") or {}), **product},
                         "associations": [{"to": {"id": deal["id"]},
                                           "types": [{"associationCategory": "HUBSPOT_DEFINED",
                                                      "associationTypeId": 20}]}],
@@ -351,6 +361,14 @@ class HubSpotEmulator:
                 raise validation_error(f"Duplicate IDs found in batch input: {duplicates}. IDs must be unique")
             return ids
 
+        @route("/crm/v3/objects/<object_name>/search", "objects_search", ["POST"])
+        def objects_search(object_name: str) -> Response:
+            name = kind(object_name)
+            if not self.search_limiter.admit():
+                return json_response(rate_limited(SECONDLY, g.hs_app, config.portal_id).body(), 429)
+            return json_response(search(list(store.objects[name].values()), _body(), store.properties, name,
+                                        lambda record, wanted: store.render(name, record, wanted)))
+
         @route("/crm/v3/objects/<object_name>/batch/read", "objects_batch_read", ["POST"])
         def objects_batch_read(object_name: str) -> Response:
             name, started = kind(object_name), iso_millis(datetime.now(UTC))
@@ -404,6 +422,32 @@ class HubSpotEmulator:
         def v3_dissociate(object_name: str, object_id: str, to_name: str, to_id: str, association_type: str) -> Response:
             store.dissociate(kind(object_name), object_id, kind(to_name), to_id, actor())
             return Response(status=204)
+
+        @route("/crm/v4/associations/<object_name>/<to_name>/batch/read", "v4_batch_read", ["POST"])
+        def v4_batch_read(object_name: str, to_name: str) -> Response:
+            """Each input's associations of one type, ASSOCIATIONS_PAGE at a time from its `after`; ids that
+            do not exist are named in errors (207), as HubSpot does."""
+            name, target, started = kind(object_name), kind(to_name), iso_millis(datetime.now(UTC))
+            inputs = _body().get("inputs")
+            if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
+                raise validation_error("inputs must be a list of objects")
+            if len(inputs) > ASSOCIATIONS_BATCH:
+                raise validation_error(f"Batch input size {len(inputs)} exceeds the limit of {ASSOCIATIONS_BATCH}")
+            results, missing = [], []
+            for item in inputs:
+                object_id = str(item.get("id", ""))
+                if not store.exists(name, object_id):
+                    missing.append(object_id)
+                    continue
+                every = store.v4_associations(name, object_id, target)
+                offset = int(item.get("after") or 0)
+                result: dict[str, Any] = {"from": {"id": object_id},
+                                          "to": every[offset : offset + ASSOCIATIONS_PAGE]}
+                if offset + ASSOCIATIONS_PAGE < len(every):
+                    result["paging"] = {"next": {"after": str(offset + ASSOCIATIONS_PAGE)}}
+                if result["to"]:
+                    results.append(result)
+            return batch_answer(results, missing, name, started, "get")
 
         @route("/crm/v4/objects/<object_name>/<object_id>/associations/<to_name>", "v4_list", ["GET"])
         def v4_list(object_name: str, object_id: str, to_name: str) -> Response:

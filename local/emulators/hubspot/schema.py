@@ -11,7 +11,7 @@ from .errors import ApiError
 
 @dataclass(frozen=True)
 class ObjectType:
-    name: str  # the path segment: deals, companies, contacts, line_items, notes
+    name: str  # the path segment: deals, companies, contacts, line_items, products, notes
     type_id: str  # HubSpot's objectTypeId
     singular: str
     upper: str  # as in error messages ("Could not get some LINE_ITEM objects...")
@@ -29,6 +29,7 @@ OBJECT_TYPES: dict[str, ObjectType] = {
         ObjectType("companies", "0-2", "company", "COMPANY"),
         ObjectType("deals", "0-3", "deal", "DEAL"),
         ObjectType("line_items", "0-8", "line_item", "LINE_ITEM"),
+        ObjectType("products", "0-7", "product", "PRODUCT"),
         ObjectType("notes", "0-46", "note", "NOTE"),
     )
 }
@@ -163,6 +164,15 @@ _STANDARD: dict[str, dict[str, _P]] = {
         "hs_lastmodifieddate": ("Last Modified Date", "datetime", "date", True, "lineiteminformation"),
         "hs_object_id": ("Record ID", "number", "number", True, "lineiteminformation"),
     },
+    "products": {
+        "name": ("Name", "string", "text", False, "productinformation"),
+        "description": ("Description", "string", "textarea", False, "productinformation"),
+        "price": ("Unit price", "number", "number", False, "productinformation"),
+        "hs_sku": ("SKU", "string", "text", False, "productinformation"),
+        "createdate": ("Create Date", "datetime", "date", True, "productinformation"),
+        "hs_lastmodifieddate": ("Last Modified Date", "datetime", "date", True, "productinformation"),
+        "hs_object_id": ("Record ID", "number", "number", True, "productinformation"),
+    },
     "notes": {
         "hs_note_body": ("Note body", "string", "html", False, "engagement"),
         "hs_timestamp": ("Activity date", "datetime", "date", False, "engagement"),
@@ -184,6 +194,7 @@ STANDARD_GROUPS: dict[str, list[tuple[str, str]]] = {
     "companies": [("companyinformation", "Company information")],
     "deals": [("dealinformation", "Deal information")],
     "line_items": [("lineiteminformation", "Line item information")],
+    "products": [("productinformation", "Product information")],
     "notes": [("engagement", "Engagement")],
 }
 
@@ -194,6 +205,7 @@ DEFAULT_READ: dict[str, tuple[str, ...]] = {
     "deals": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
               "pipeline"),
     "line_items": ("amount", "createdate", "hs_lastmodifieddate", "hs_object_id", "name", "price", "quantity"),
+    "products": ("createdate", "description", "hs_lastmodifieddate", "hs_object_id", "name", "price"),
     "notes": ("createdate", "hs_lastmodifieddate", "hs_object_id", "hs_note_body", "hs_timestamp"),
 }
 # Properties every GET returns, asked for or not.

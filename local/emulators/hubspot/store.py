@@ -41,7 +41,7 @@ from .schema import (
 CENT = Decimal("0.01")
 # Different ranges per object type, so an id of the wrong type finds nothing instead of the wrong record.
 ID_BASES = {"contacts": 51_000_000_001, "companies": 31_000_000_001, "deals": 21_000_000_001,
-            "line_items": 41_000_000_001, "notes": 61_000_000_001}
+            "line_items": 41_000_000_001, "products": 11_000_000_001, "notes": 61_000_000_001}
 MAX_BATCH = 100
 
 

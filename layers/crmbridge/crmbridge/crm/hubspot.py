@@ -1,8 +1,12 @@
-"""HubSpot: CRM v3 deals, companies, contacts, line items, pipelines, properties and notes.
+"""HubSpot: CRM v3 deals, companies, contacts, line items, products, pipelines, properties and notes.
 
 A deal is read with its associations; its primary company (else the first) is the organisation, its
 first contact the person, its line items the lines. Whether it is won comes from its pipeline: the
 stage `closedwon`, or any stage whose metadata.probability is 1.0 (custom pipelines).
+
+The go-live tooling (crm.directory) reads in bulk: won deals in a period through the CRM search API
+(hs_is_closed_won and closedate; 200 a page, 10,000 results a query, 5 searches a second per account),
+several deals at once through batch reads and v4 batch association reads, 100 ids a request.
 
 The bridge's own properties (Xero invoice number, status, ContactID...) live in a property group
 "xero_bridge" on deals and companies, created once by `bridgectl setup` (stored in crm.field_store);
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +25,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crmbridge.crm.directory import DealSummary, ListedPerson, ListedProduct
 from crmbridge.crm.field_store import FieldStore, StoredFields, fields_missing
 from crmbridge.crm.models import (
     CrmAddress,
@@ -44,6 +49,10 @@ NOTE_TO_DEAL = 214  # HUBSPOT_DEFINED association type: note -> deal
 DEAL_TO_PRIMARY_COMPANY = "deal_to_company"  # the labelled (Primary) association's v3 name
 PIPELINE_CACHE_SECONDS = 60.0
 BATCH_READ_MAX = 100
+LIST_PAGE = 100  # the most a GET listing of objects returns at once
+SEARCH_PAGE = 200  # the most a CRM search page holds
+SEARCH_RESULTS_CAP = 10_000  # a search pages no further than this: the next query starts past the last id
+SEARCH_INTERVAL_SECONDS = 0.2  # CRM search allows 5 requests a second per account
 
 # The bridge's properties: key in code -> (name in HubSpot, label, type, fieldType).
 DEAL_PROPERTIES: dict[str, tuple[str, str, str, str]] = {
@@ -81,6 +90,8 @@ COMPANY_READ = ["name", "address", "address2", "city", "zip", "country", "phone"
                 *(spec[0] for key, spec in COMPANY_PROPERTIES.items()
                   if key in ("xero_contact_id", "payment_terms_days", "billing_email"))]
 CONTACT_READ = ["firstname", "lastname", "email"]
+PRODUCT_READ = ["name", "hs_sku"]
+WON_READ = ["dealname", "amount", "closedate", "deal_currency_code", DEAL_PROPERTIES["invoice_id"][0]]
 LINE_READ = ["name", "description", "quantity", "price", "hs_product_id", "hs_sku", "discount",
              "hs_discount_percentage", "hs_tax_rate", "hs_position_on_quote"]
 
@@ -119,6 +130,50 @@ class HubSpotObject(_Body):
 
 class BatchRead(_Body):
     results: list[HubSpotObject] = Field(default_factory=list)
+
+
+class Paging(_Body):
+    class Next(_Body):
+        after: str
+
+    next: Next | None = None
+
+
+class Page(_Body):
+    """A listing or search page: GET /crm/v3/objects/{type} and POST .../search answer alike."""
+
+    results: list[HubSpotObject] = Field(default_factory=list)
+    paging: Paging | None = None
+
+    @property
+    def after(self) -> str | None:
+        return self.paging.next.after if self.paging and self.paging.next else None
+
+
+class AssociatedIds(_Body):
+    """One record's associations of one type, as the v4 batch read answers them."""
+
+    class To(_Body):
+        class Kind(_Body):
+            label: str | None = None
+
+        to_object_id: int | str = Field(alias="toObjectId")
+        association_types: list[Kind] = Field(default_factory=list, alias="associationTypes")
+
+        @property
+        def primary(self) -> bool:
+            return any(kind.label == "Primary" for kind in self.association_types)
+
+    class From(_Body):
+        id: str
+
+    from_: From = Field(alias="from")
+    to: list[To] = Field(default_factory=list)
+    paging: Paging | None = None
+
+
+class AssociationBatch(_Body):
+    results: list[AssociatedIds] = Field(default_factory=list)
 
 
 class StageMetadata(_Body):
@@ -201,6 +256,11 @@ def stage_status(stage: Stage | None) -> str:
     return "lost" if (stage.metadata.is_closed or "").lower() == "true" else "open"
 
 
+def _millis(instant: datetime) -> str:
+    """An instant as a search filter value on a datetime property: epoch milliseconds."""
+    return str(int(instant.timestamp() * 1000))
+
+
 def _seconds_to_midnight(now: datetime) -> float:
     tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(1.0, (tomorrow - now).total_seconds())
@@ -214,7 +274,8 @@ class HubSpotCrm:
     def __init__(self, http: httpx.Client, api_url: str, app_token: str, *, portal_id: str | None = None,
                  app_url: str | None = None, fields: FieldStore | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._http = http
         self._api = api_url.rstrip("/")
         self._token = app_token
@@ -227,6 +288,8 @@ class HubSpotCrm:
         self._pipelines: dict[str, Pipeline] = {}
         self._pipelines_at: float | None = None
         self._currency: str | None = None
+        self._sleep = sleep
+        self._searched_at: float | None = None
         self.calls = 0
 
     # ------------------------------------------------------------------ HTTP
@@ -361,10 +424,15 @@ class HubSpotCrm:
             "GET", f"/crm/v3/objects/deals/{_id(deal_id)}",
             params={"properties": ",".join(DEAL_READ), "associations": "companies,contacts,line_items"},
             what="GET deal"), "GET deal")
-        stage = self._stage(deal.prop("pipeline"), deal.prop("dealstage"))
         company = _primary(deal.associated("companies"))
         contacts = deal.associated("contacts")
-        lines = self._lines([a.id for a in deal.associated("line_items")])
+        return self._deal_of(deal, organisation=self._company(company.id) if company else None,
+                             person=self._contact(contacts[0].id) if contacts else None,
+                             lines=self._lines([a.id for a in deal.associated("line_items")]))
+
+    def _deal_of(self, deal: HubSpotObject, *, organisation: CrmOrganisation | None, person: CrmPerson | None,
+                 lines: list[CrmLine]) -> CrmDeal:
+        stage = self._stage(deal.prop("pipeline"), deal.prop("dealstage"))
         return CrmDeal(
             id=deal.id,
             title=deal.prop("dealname") or f"Deal {deal.id}",
@@ -373,8 +441,8 @@ class HubSpotCrm:
             currency=deal.prop("deal_currency_code") or self._company_currency(),
             owner_id=deal.prop("hubspot_owner_id"),
             won_time=_instant(deal.prop("closedate")) if stage and stage_is_won(stage) else None,
-            organisation=self._company(company.id) if company else None,
-            person=self._contact(contacts[0].id) if contacts else None,
+            organisation=organisation,
+            person=person,
             lines=lines,
             tax_method=_deal_tax_method(deal, lines),
             url=self._record_url("0-3", deal.id),
@@ -416,38 +484,159 @@ class HubSpotCrm:
         return self._currency
 
     def _company(self, company_id: str) -> CrmOrganisation:
-        company = self._model(HubSpotObject, self._call(
+        return _organisation(self._model(HubSpotObject, self._call(
             "GET", f"/crm/v3/objects/companies/{_id(company_id)}", params={"properties": ",".join(COMPANY_READ)},
-            what="GET company"), "GET company")
-        line1 = ", ".join(p for p in (company.prop("address"), company.prop("address2")) if p) or None
-        address = CrmAddress(line1=line1, city=company.prop("city"), postal_code=company.prop("zip"),
-                             country=company.prop("country"))
-        terms = company.prop(COMPANY_PROPERTIES["payment_terms_days"][0])
-        return CrmOrganisation(
-            id=company.id,
-            name=company.prop("name") or "",
-            email=company.prop(COMPANY_PROPERTIES["billing_email"][0]),
-            address=address if any((line1, address.city, address.postal_code, address.country)) else None,
-            xero_contact_id=company.prop(COMPANY_PROPERTIES["xero_contact_id"][0]),
-            payment_terms_days=int(_decimal(terms)) if terms else None,
-        )
+            what="GET company"), "GET company"))
 
     def _contact(self, contact_id: str) -> CrmPerson:
-        contact = self._model(HubSpotObject, self._call(
+        return _person(self._model(HubSpotObject, self._call(
             "GET", f"/crm/v3/objects/contacts/{_id(contact_id)}", params={"properties": ",".join(CONTACT_READ)},
-            what="GET contact"), "GET contact")
-        name = " ".join(p for p in (contact.prop("firstname"), contact.prop("lastname")) if p) or None
-        return CrmPerson(id=contact.id, name=name, email=contact.prop("email"))
+            what="GET contact"), "GET contact"))
 
     def _lines(self, ids: list[str]) -> list[CrmLine]:
-        items: list[HubSpotObject] = []
-        for start in range(0, len(ids), BATCH_READ_MAX):
-            chunk = ids[start : start + BATCH_READ_MAX]
-            body = {"properties": LINE_READ, "inputs": [{"id": i} for i in chunk]}
-            items += self._model(BatchRead, self._call("POST", "/crm/v3/objects/line_items/batch/read", json=body,
-                                                       what="POST line items batch read"), "line items").results
-        items.sort(key=lambda i: (_decimal(i.prop("hs_position_on_quote"), Decimal(10**9)), int(i.id)))
-        return [_line(item) for item in items]
+        return _sorted_lines(self._batch_read("line_items", ids, LINE_READ))
+
+    def _batch_read(self, object_type: str, ids: Sequence[str], properties: list[str]) -> list[HubSpotObject]:
+        """The records with these ids, 100 a request; those that no longer exist are left out (HubSpot
+        answers 207 naming them)."""
+        found: list[HubSpotObject] = []
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), BATCH_READ_MAX):
+            body = {"properties": properties, "inputs": [{"id": i} for i in unique[start : start + BATCH_READ_MAX]]}
+            found += self._model(BatchRead, self._call("POST", f"/crm/v3/objects/{object_type}/batch/read", json=body,
+                                                       what=f"POST {object_type} batch read"), object_type).results
+        return found
+
+    # ------------------------------------------------------------------ listings (crm.directory)
+    def won_deals(self, *, won_from: datetime | None = None, won_to: datetime | None = None) -> Iterator[DealSummary]:
+        """Deals closed won with a close date in [won_from, won_to), found by search, lowest id first."""
+        filters = [{"propertyName": "hs_is_closed_won", "operator": "EQ", "value": "true"}]
+        if won_from is not None:
+            filters.append({"propertyName": "closedate", "operator": "GTE", "value": _millis(won_from)})
+        if won_to is not None:
+            filters.append({"propertyName": "closedate", "operator": "LT", "value": _millis(won_to)})
+        for page in self._search("deals", filters, WON_READ):
+            ids = [deal.id for deal in page]
+            companies = self._associations("deals", "companies", ids)
+            contacts = self._associations("deals", "contacts", ids)
+            for deal in page:
+                won = _instant(deal.prop("closedate"))
+                if won is None:
+                    continue
+                people = contacts.get(deal.id, [])
+                yield DealSummary(
+                    id=deal.id, title=deal.prop("dealname") or f"Deal {deal.id}", status="won",
+                    value=_decimal(deal.prop("amount")),
+                    currency=deal.prop("deal_currency_code") or self._company_currency(), won_time=won,
+                    organisation_id=_primary_id(companies.get(deal.id, [])),
+                    person_id=str(people[0].to_object_id) if people else None,
+                    invoice_id=deal.prop(DEAL_PROPERTIES["invoice_id"][0]),
+                )
+
+    def read_deals(self, deal_ids: Sequence[str]) -> list[CrmDeal]:
+        """Deals as read_deal reads them, 100 a round of batch reads; unknown ids are left out."""
+        wanted = [str(i).strip() for i in deal_ids if str(i).strip().isdigit()]
+        deals: list[CrmDeal] = []
+        for start in range(0, len(wanted), BATCH_READ_MAX):
+            deals += self._read_some(wanted[start : start + BATCH_READ_MAX])
+        return deals
+
+    def _read_some(self, deal_ids: list[str]) -> list[CrmDeal]:
+        raw = {d.id: d for d in self._batch_read("deals", deal_ids, DEAL_READ)}
+        found = [i for i in deal_ids if i in raw]
+        companies = self._associations("deals", "companies", found)
+        contacts = self._associations("deals", "contacts", found)
+        items = self._associations("deals", "line_items", found)
+        company_of = {i: c for i in found if (c := _primary_id(companies.get(i, [])))}
+        contact_of = {i: str(contacts[i][0].to_object_id) for i in found if contacts.get(i)}
+        orgs = {c.id: _organisation(c) for c in self._batch_read("companies", list(company_of.values()), COMPANY_READ)}
+        persons = {c.id: _person(c) for c in self._batch_read("contacts", list(contact_of.values()), CONTACT_READ)}
+        line_ids = {i: [str(ref.to_object_id) for ref in items.get(i, [])] for i in found}
+        lines = {item.id: item for item in self._batch_read("line_items", [x for ids in line_ids.values() for x in ids],
+                                                                 LINE_READ)}
+        return [self._deal_of(raw[i], organisation=orgs.get(company_of.get(i, "")),
+                              person=persons.get(contact_of.get(i, "")),
+                              lines=_sorted_lines([lines[x] for x in line_ids[i] if x in lines]))
+                for i in found]
+
+    def organisations(self) -> Iterator[CrmOrganisation]:
+        for company in self._list("companies", COMPANY_READ):
+            yield _organisation(company)
+
+    def persons(self) -> Iterator[ListedPerson]:
+        for contact in self._list("contacts", CONTACT_READ, associations="companies"):
+            company = _primary(contact.associated("companies"), primary_type="contact_to_company")
+            person = _person(contact)
+            yield ListedPerson(id=person.id, name=person.name, email=person.email,
+                               organisation_id=company.id if company else None)
+
+    def products(self) -> Iterator[ListedProduct]:
+        for product in self._list("products", PRODUCT_READ):
+            yield ListedProduct(id=product.id, name=product.prop("name") or "", code=product.prop("hs_sku"))
+
+    def _list(self, object_type: str, properties: list[str], *, associations: str | None = None,
+              ) -> Iterator[HubSpotObject]:
+        """Every record of a type, following paging.next.after."""
+        params: dict[str, Any] = {"limit": LIST_PAGE, "properties": ",".join(properties)}
+        if associations:
+            params["associations"] = associations
+        while True:
+            page = self._model(Page, self._call("GET", f"/crm/v3/objects/{object_type}", params=params,
+                                                what=f"GET {object_type}"), object_type)
+            yield from page.results
+            if page.after is None:
+                return
+            params["after"] = page.after
+
+    def _search(self, object_type: str, filters: list[dict[str, str]], properties: list[str],
+                ) -> Iterator[list[HubSpotObject]]:
+        """Pages of records matching all `filters`, lowest id first. One query pages at most 10,000 results
+        (HubSpot answers 400 past them): the next query then starts past the last id seen."""
+        last_id: str | None = None
+        while True:
+            group = [*filters, {"propertyName": "hs_object_id", "operator": "GT", "value": last_id}] if last_id \
+                else filters
+            body: dict[str, Any] = {"filterGroups": [{"filters": group}], "properties": properties,
+                                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                                    "limit": SEARCH_PAGE}
+            fetched = 0
+            while True:
+                self._pace_search()
+                page = self._model(Page, self._call("POST", f"/crm/v3/objects/{object_type}/search", json=body,
+                                                    what=f"POST {object_type} search"), f"{object_type} search")
+                if page.results:
+                    yield page.results
+                    last_id = page.results[-1].id
+                fetched += len(page.results)
+                if page.after is None or not page.results:
+                    return
+                if fetched + SEARCH_PAGE > SEARCH_RESULTS_CAP:
+                    break
+                body["after"] = page.after
+
+    def _pace_search(self) -> None:
+        """At most one search per SEARCH_INTERVAL_SECONDS from this client (HubSpot's 5 a second)."""
+        if self._searched_at is not None:
+            wait = self._searched_at + SEARCH_INTERVAL_SECONDS - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._searched_at = self._clock()
+
+    def _associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[AssociatedIds.To]]:
+        """Associated ids of `ids`, by id, through the v4 batch read (100 ids a request; a record with more
+        associations than one answer holds is asked again from its `after`)."""
+        out: dict[str, list[AssociatedIds.To]] = {}
+        pending = [{"id": i} for i in dict.fromkeys(ids)]
+        while pending:
+            chunk, pending = pending[:BATCH_READ_MAX], pending[BATCH_READ_MAX:]
+            answer = self._model(AssociationBatch, self._call(
+                "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read", json={"inputs": chunk},
+                what=f"POST {from_type} to {to_type} associations batch read"), "associations")
+            for result in answer.results:
+                out.setdefault(result.from_.id, []).extend(result.to)
+                if result.paging and result.paging.next:
+                    pending.append({"id": result.from_.id, "after": result.paging.next.after})
+        return out
 
     # ------------------------------------------------------------------ writes
     def set_organisation_contact(self, organisation_id: str, xero_contact_id: str) -> None:
@@ -530,9 +719,41 @@ def _id(object_id: str) -> str:
     return text
 
 
-def _primary(refs: list[AssociationRef]) -> AssociationRef | None:
-    """The Primary company of a deal (its labelled association), else the first one associated."""
-    return next((r for r in refs if r.type == DEAL_TO_PRIMARY_COMPANY), refs[0] if refs else None)
+def _primary(refs: list[AssociationRef], primary_type: str = DEAL_TO_PRIMARY_COMPANY) -> AssociationRef | None:
+    """The Primary company of a deal or contact (its labelled association), else the first one associated."""
+    return next((r for r in refs if r.type == primary_type), refs[0] if refs else None)
+
+
+def _primary_id(refs: list[AssociatedIds.To]) -> str | None:
+    """The same from a v4 answer, where the Primary association carries its label."""
+    chosen = next((r for r in refs if r.primary), refs[0] if refs else None)
+    return str(chosen.to_object_id) if chosen else None
+
+
+def _organisation(company: HubSpotObject) -> CrmOrganisation:
+    line1 = ", ".join(p for p in (company.prop("address"), company.prop("address2")) if p) or None
+    address = CrmAddress(line1=line1, city=company.prop("city"), postal_code=company.prop("zip"),
+                         country=company.prop("country"))
+    terms = company.prop(COMPANY_PROPERTIES["payment_terms_days"][0])
+    return CrmOrganisation(
+        id=company.id,
+        name=company.prop("name") or "",
+        email=company.prop(COMPANY_PROPERTIES["billing_email"][0]),
+        address=address if any((line1, address.city, address.postal_code, address.country)) else None,
+        xero_contact_id=company.prop(COMPANY_PROPERTIES["xero_contact_id"][0]),
+        payment_terms_days=int(_decimal(terms)) if terms else None,
+    )
+
+
+def _person(contact: HubSpotObject) -> CrmPerson:
+    name = " ".join(p for p in (contact.prop("firstname"), contact.prop("lastname")) if p) or None
+    return CrmPerson(id=contact.id, name=name, email=contact.prop("email"))
+
+
+def _sorted_lines(items: list[HubSpotObject]) -> list[CrmLine]:
+    """Line items in their order on the quote, else in the order they were created."""
+    ordered = sorted(items, key=lambda i: (_decimal(i.prop("hs_position_on_quote"), Decimal(10**9)), int(i.id)))
+    return [_line(item) for item in ordered]
 
 
 def _deal_tax_method(deal: HubSpotObject, lines: list[CrmLine]) -> TaxMethod | None:
