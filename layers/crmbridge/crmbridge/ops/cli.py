@@ -322,6 +322,11 @@ def _render_status(run: Run, report: status_ops.StatusReport, now: datetime) -> 
     if not report.failures:
         failed.add_row("-", "none", "-", "-")
     run.out.print(failed)
+    if report.parked:
+        parked = _table(f"Parked ({len(report.parked)})", "Concerns", "Why", "Until", "Parked since", "Gives up")
+        for p in report.parked:
+            parked.add_row(_text(p.label), _text(p.why), stamp(p.until), stamp(p.since), stamp(p.gives_up_at))
+        run.out.print(parked)
     for note in report.notes:
         run.out.print(f"[yellow]•[/yellow] {escape(note)}")
 

@@ -3,7 +3,9 @@
 A message lands in the DLQ after the sync queue's maxReceiveCount failed receives: the worker hit
 something it did not expect (a bug, an outage it could not classify). The DLQ holds the original body
 (a QueueMessage); the failure reason is whatever the bridge recorded for the same subject (its FAILED
-sync record or its latest failed/parked history entry), else "unknown: see logs".
+sync record or its latest failed/parked/error history entry, whichever is newer: the worker records each
+bug as `unexpected_error` with the exception's type and message, so a dead letter shows the exception
+that put it there), else "unknown: see logs" (a body that failed before the worker could read it).
 
 Reading: messages are received with a short visibility timeout (the hold), so that each receive
 returns the next ones, and are made visible again (visibility 0) as soon as they have been read; no

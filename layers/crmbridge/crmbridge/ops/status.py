@@ -1,7 +1,7 @@
 """`bridgectl status`: is the bridge healthy, and what needs an operator?
 
 Queue and dead-letter queue depths, each Xero connection (never its tokens), when webhooks last
-arrived, the most recent permanent failures and, on request (a scan of the whole history table), the
+arrived, the most recent permanent failures, what is parked (why, until when, when it gives up) and, on request (a scan of the whole history table), the
 last sync activity each way.
 """
 
@@ -24,6 +24,7 @@ from crmbridge.ops.common import (
 from crmbridge.ops.setup import field_warnings
 from crmbridge.ops.target import Target
 from crmbridge.sync.contacts import DECISION_NEEDED
+from crmbridge.sync.records import PARKED
 from crmbridge.tokens.store import TokenStore
 
 QUEUES = ("SyncQueue", "SyncDeadLetterQueue")
@@ -90,6 +91,18 @@ class Failure:
 
 
 @dataclass
+class Parked:
+    """Work waiting for its reason to clear (a rate limit, a connection, another worker)."""
+
+    subject: str
+    label: str
+    why: str
+    until: datetime | None
+    since: datetime | None
+    gives_up_at: datetime | None  # then it becomes a recorded failure, parked_too_long
+
+
+@dataclass
 class StatusReport:
     target: str
     at: datetime
@@ -102,6 +115,7 @@ class StatusReport:
     failures_total: int
     notes: list[str] = field(default_factory=list)
     contact_decisions: list[Failure] = field(default_factory=list)  # deals a person must choose a contact for
+    parked: list[Parked] = field(default_factory=list)  # work waiting, oldest park first
 
 
 def queue_depth(sqs: Any, logical_id: str, url: str) -> QueueDepth:
@@ -170,6 +184,18 @@ def permanent_failures(target: Target, *, limit: int | None = 20,
     return failures[:limit], len(failures)
 
 
+def parked_work(target: Target, *, progress: ProgressFn = no_progress) -> list[Parked]:
+    """Sync records of work that is parked: why, until when, and when it gives up (oldest park first)."""
+    items = scan_all(target.table("LinksTable"), progress=progress,
+                     FilterExpression=Attr("sk").eq("sync") & Attr("status").eq(PARKED))
+    parked = [Parked(subject=str(i["pk"]), label=describe_subject(str(i["pk"])), why=str(i.get("message", "")),
+                     until=parse_time(i.get("parked_until")), since=parse_time(i.get("parked_since")),
+                     gives_up_at=parse_time(i.get("gives_up_at")))
+              for i in items]
+    parked.sort(key=lambda p: p.since.timestamp() if p.since else 0.0)
+    return parked
+
+
 def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, activity: bool = False,
                    progress: ProgressFn = no_progress) -> StatusReport:
     sqs = target.client("sqs")
@@ -214,4 +240,8 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, a
             "contacts the evidence points to; settle one with `bridgectl contact use DEAL_ID XERO_CONTACT_ID`.")
     if total > len(failures):
         report.notes.append(f"{total} permanent failures in all; showing the newest {len(failures)}.")
+    report.parked = parked_work(target, progress=progress)
+    if report.parked:
+        report.notes.append(f"{len(report.parked)} item(s) parked, waiting for their reason to clear; each becomes "
+                            "a permanent failure (parked_too_long) if it has not cleared by its give-up time.")
     return report
