@@ -16,7 +16,7 @@ eventSource, eventSourceARN, awsRegion), invokes the handler and then, as Lambda
 A message left on the queue reappears after the queue's visibility timeout, and SQS (moto) moves it to
 the dead-letter queue after the redrive policy's maxReceiveCount receives.
 
-The template's VisibilityTimeout (180 s, 6 x the worker timeout) makes local retries slow: set
+The template's VisibilityTimeout (360 s, 6 x the worker timeout) makes local retries slow: set
 LOCAL_VISIBILITY_TIMEOUT_SECONDS and the local stack sets that on each polled queue when it starts.
 MaximumBatchingWindowInSeconds is not emulated: a batch is what one ReceiveMessage returns.
 """

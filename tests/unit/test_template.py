@@ -130,3 +130,78 @@ def test_a_crm_daily_budget_used_up_alarms_on_the_worker_metric():
 
     assert (alarm["MetricName"], alarm["Threshold"], alarm["AlarmActions"]) == (
         "CrmDailyLimitReached", 0, [{"Ref": "AlarmTopic"}])
+
+
+def _errors_alarms_by_function():
+    out = {}
+    for logical_id, alarm in resources_of_type(T, "AWS::CloudWatch::Alarm").items():
+        p = alarm["Properties"]
+        if (p.get("Namespace"), p.get("MetricName")) == ("AWS/Lambda", "Errors"):
+            [dimension] = p["Dimensions"]
+            out[dimension["Value"]["Ref"]] = logical_id
+    return out
+
+
+def test_every_function_has_an_errors_alarm():
+    """A misnamed secret key makes every webhook a 500: some alarm must fire for each function."""
+    assert set(_errors_alarms_by_function()) == set(resources_of_type(T, "AWS::Serverless::Function"))
+
+
+@pytest.mark.parametrize(("alarm", "queue"), [("DeadLetterQueueNotEmptyAlarm", "SyncDeadLetterQueue"),
+                                              ("SchedulerDeadLetterQueueNotEmptyAlarm", "SchedulerDeadLetterQueue")])
+def test_each_dead_letter_queue_alarms_on_its_first_message(alarm, queue):
+    p = props(alarm)
+    assert (p["Namespace"], p["MetricName"], p["Threshold"], p["ComparisonOperator"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
+    assert p["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+
+
+def test_the_http_api_alarms_on_any_5xx_of_its_stage():
+    p = props("HttpApi5xxAlarm")
+    assert (p["Namespace"], p["MetricName"], p["Threshold"]) == ("AWS/ApiGateway", "5xx", 0)
+    assert p["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": "HttpApi"}}, {"Name": "Stage", "Value": "$default"}]
+
+
+def test_work_parked_too_long_alarms_on_the_worker_metric_and_the_limit_reaches_the_worker():
+    p = props("ParkedTooLongAlarm")
+    assert (p["Namespace"], p["MetricName"], p["Threshold"]) == ("XeroCrmBridge", "ParkedTooLong", 0)
+    assert functions(T)["SyncWorkerFunction"].environment["PARK_LIMIT_SECONDS"] == {"Ref": "ParkLimitSeconds"}
+    assert T["Parameters"]["ParkLimitSeconds"]["Default"] == 3 * 86400
+
+
+def test_each_webhook_route_has_its_own_throttle_and_the_oauth_callback_keeps_the_default():
+    api = props("HttpApi")
+    webhook_routes = {f"{e['Properties']['Method']} {e['Properties']['Path']}"
+                      for spec in functions(T).values() for e in spec.events.values()
+                      if e["Type"] == "HttpApi" and e["Properties"]["Path"].startswith("/webhooks/")}
+    assert set(api["RouteSettings"]) == webhook_routes
+    for settings in api["RouteSettings"].values():
+        assert settings["ThrottlingBurstLimit"] > 0 and settings["ThrottlingRateLimit"] > 0
+    assert "GET /oauth/xero/callback" not in api["RouteSettings"] and api["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+
+
+def test_access_logs_name_the_caller():
+    import json
+
+    fields = json.loads(props("HttpApi")["AccessLogSettings"]["Format"])
+    assert fields["sourceIp"] == "$context.identity.sourceIp"
+    assert fields["userAgent"] == "$context.identity.userAgent"
+    assert {"requestId", "routeKey", "status"} <= fields.keys()
+
+
+def test_kms_service_grants_are_conditioned_on_this_account_and_its_alarms():
+    services = [s for s in props("BridgeKey")["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert services
+    for statement in services:
+        condition = statement["Condition"]
+        assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+        assert condition["ArnLike"]["aws:SourceArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"}
+
+
+def test_the_worker_is_sized_so_a_batch_fits_its_timeout_and_the_visibility_timeout_is_six_of_them():
+    worker = functions(T)["SyncWorkerFunction"]
+    [event] = worker.events.values()
+    seconds_per_deal = 6  # ~4 Xero + ~6 CRM calls at usual latency, the slow end
+    assert event["Properties"]["BatchSize"] * seconds_per_deal <= worker.timeout / 2
+    assert props("SyncQueue")["VisibilityTimeout"] == 6 * worker.timeout
