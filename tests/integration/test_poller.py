@@ -92,7 +92,7 @@ def test_template_sqs_event_resolves_to_the_sync_queue_with_its_batch_settings(q
 
     assert source.function.logical_id == "SyncWorkerFunction"
     assert source.queue_url == queues.queue_urls["SyncQueue"]
-    assert (source.batch_size, source.report_batch_item_failures, source.maximum_concurrency) == (10, True, 5)
+    assert (source.batch_size, source.report_batch_item_failures, source.maximum_concurrency) == (5, True, 5)
 
 
 def test_record_is_the_sqs_event_lambda_sends(queues, send, start_poller):
