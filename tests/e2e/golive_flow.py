@@ -12,13 +12,14 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
 import httpx
+import pytest
 
 from crmbridge.ops.backfill import Backfill
 from crmbridge.ops.cli import run_cli
@@ -56,8 +57,9 @@ def bridgectl_json(flow: dict[str, Any], *args: str, code: int | None = 0) -> An
 # ----------------------------------------------------------------------------- Pipedrive
 
 
-def seed(flow: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{flow['urls'].pipedrive}/_emulator/seed", json=body, timeout=120)
+def seed(flow: dict[str, Any], body: dict[str, Any], *, crm: str = "pipedrive") -> dict[str, Any]:
+    """Records seeded in the CRM's emulator (Pipedrive unless `crm` says), silently; the refs it created."""
+    response = httpx.post(f"{getattr(flow['urls'], crm)}/_emulator/seed", json=body, timeout=120)
     response.raise_for_status()
     return response.json()["refs"]
 
@@ -127,7 +129,50 @@ def change_line_price(flow: dict[str, Any], deal_id: str, price: float) -> None:
     response.raise_for_status()
 
 
+# ----------------------------------------------------------------------------- HubSpot
+
+
+def hubspot_seed(flow: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    return seed(flow, body, crm="hubspot")
+
+
+def seed_won_hubspot_deals(flow: dict[str, Any], count: int, *, won_time: str = "2026-03-02T10:00:00Z",
+                           companies: int = 50, price: float = 100.0) -> list[str]:
+    """`count` deals closed won at `won_time` with one taxed line each, spread over `companies` companies
+    with an address: history from before the bridge (seeded silently, as seed_won_deals does in Pipedrive)."""
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    refs = hubspot_seed(flow, {"companies": [
+        {"ref": f"c{i}", "properties": {"name": f"Backfill Customer {tag}-{i} Ltd", "address": f"{i} Market St",
+                                        "city": "Leeds", "country": "United Kingdom"}} for i in range(companies)]})
+    ids: list[str] = []
+    for start in range(0, count, SEED_CHUNK):
+        deals = [{"ref": f"d{i}", "company": refs["companies"][f"c{i % companies}"],
+                  "properties": {"dealname": f"Backfill deal {tag}-{i}", "dealstage": "closedwon", "closedate": won_time,
+                                 "deal_currency_code": "GBP"},
+                  "line_items": [{"properties": {"name": "Subscription", "hs_sku": "SUB", "price": str(price),
+                                                 "quantity": "1", "hs_tax_rate": "20"}}]}
+                 for i in range(start, min(count, start + SEED_CHUNK))]
+        seeded = hubspot_seed(flow, {"deals": deals})["deals"]
+        ids.extend(seeded[d["ref"]] for d in deals)
+    return ids
+
+
+def hubspot_deal(flow: dict[str, Any], deal_id: str, *properties: str) -> dict[str, Any]:
+    """A deal's properties as HubSpot holds them (read with the emulator's other app token)."""
+    return flow["hubspot"].read("deals", deal_id, *properties)
+
+
 # ----------------------------------------------------------------------------- Xero
+
+
+@pytest.fixture(name="quiet_xero")
+def quiet_xero_fixture(flow: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Xero's webhooks off (the worker would re-read every created invoice), back on afterwards; a test
+    module takes it with `quiet_xero = quiet_xero_fixture`."""
+    xero_control(flow, "webhooks", {"enabled": False})
+    yield flow
+    xero_control(flow, "webhooks", {"enabled": True})
+    xero_control(flow, "faults", {"clear": True})
 
 
 def xero_state(flow: dict[str, Any]) -> dict[str, Any]:

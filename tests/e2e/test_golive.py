@@ -27,6 +27,7 @@ from tests.e2e.golive_flow import (
     bridgectl_json,
     change_line_price,
     pipedrive_state,
+    quiet_xero_fixture,
     seed,
     seed_won_deals,
     win_with_webhook_dropped,
@@ -36,6 +37,7 @@ from tests.e2e.golive_flow import (
 )
 
 pytestmark = pytest.mark.e2e
+quiet_xero = quiet_xero_fixture
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +46,6 @@ def flow() -> Iterator[dict[str, Any]]:
     which Pipedrive implements)."""
     with running_flow("pipedrive") as running:
         yield running
-
-
-@pytest.fixture
-def quiet_xero(flow: dict[str, Any]):
-    """Xero's webhooks off (the worker would re-read every created invoice), back on afterwards."""
-    xero_control(flow, "webhooks", {"enabled": False})
-    yield flow
-    xero_control(flow, "webhooks", {"enabled": True})
-    xero_control(flow, "faults", {"clear": True})
 
 
 def won_deal(flow: dict[str, Any], *, lines: list[dict], org: dict | None = None, won_time: str) -> str:

@@ -185,6 +185,7 @@ def standard_tables() -> dict[str, FakeTable]:
 
 class FakeCrm:
     name = "pipedrive"
+    field_entities = ("deal", "organization")
 
     def __init__(self, count: int) -> None:
         org = CrmOrganisation(id="o1", name="Acme Ltd", email="ap@acme.test")

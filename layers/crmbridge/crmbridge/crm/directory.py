@@ -14,6 +14,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from crmbridge.crm.base import Crm
 from crmbridge.crm.models import CrmAddress, CrmDeal, CrmOrganisation
 
 
@@ -67,4 +68,13 @@ class CrmDirectory(Protocol):
     def products(self) -> Iterator[ListedProduct]: ...
 
 
-__all__ = ["CrmAddress", "CrmDirectory", "DealSummary", "ListedPerson", "ListedProduct"]
+class GoLiveCrm(Crm, CrmDirectory, Protocol):
+    """What the go-live commands use of a CRM: the sync's interface, the directory, and the bridge's fields
+    (a backfill makes sure they exist before any invoice does)."""
+
+    field_entities: tuple[str, ...]
+
+    def field_codes(self, entity: str) -> dict[str, str]: ...
+
+
+__all__ = ["CrmAddress", "CrmDirectory", "DealSummary", "GoLiveCrm", "ListedPerson", "ListedProduct"]

@@ -129,7 +129,7 @@ class Backfill:
             if todo and self.write_back:
                 # The bridge's CRM fields exist before any invoice does: Xero's webhooks about the new
                 # invoices make the live worker write to them too, and two creators make two fields.
-                for entity in ("deal", "organization"):
+                for entity in golive.crm.field_entities:
                     self._crm_call(partial(golive.crm.field_codes, entity))
             if todo:
                 contacts = ContactIndex(self._xero_call(lambda: golive.xero.contacts(golive.tenant_id)))

@@ -17,18 +17,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
-from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from crmbridge.crm.field_store import FieldStore, StoredFields
 from crmbridge.crm.hubspot import HubSpotCrm
 from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.ops.common import OpsError
-from crmbridge.ops.golive import pipedrive_secret, settings_for
+from crmbridge.ops.golive import crm_for as golive_crm_for
+from crmbridge.ops.golive import settings_for
 from crmbridge.ops.target import Target
-from crmbridge.secrets import HubSpotSecret
 
-HUBSPOT_LOCAL_PORT = 4030
 FIELD_ENTITIES = {"pipedrive": PipedriveCrm.field_entities, "hubspot": HubSpotCrm.field_entities}
 
 
@@ -73,11 +70,7 @@ def set_up_fields(crm: FieldsCrm, store: FieldStore) -> SetupReport:
 
 def crm_for(target: Target, http: httpx.Client, store: FieldStore) -> FieldsCrm:
     """The target's CRM, as setup talks to it (its URL and token as the functions have them)."""
-    settings = settings_for(target)
-    if target.crm_provider == "hubspot":
-        return HubSpotCrm(http, _hubspot_url(target, settings.hubspot_api_url), _hubspot_token(target), fields=store)
-    token = pipedrive_secret(target).api_token.get_secret_value()
-    return PipedriveCrm(http, settings.pipedrive_api_url, token, fields=store)
+    return golive_crm_for(target, settings_for(target), http, store)
 
 
 def run_setup(target: Target, http: httpx.Client | None = None) -> SetupReport:
@@ -88,25 +81,6 @@ def run_setup(target: Target, http: httpx.Client | None = None) -> SetupReport:
     finally:
         if http is None:
             client.close()
-
-
-def _hubspot_url(target: Target, configured: str) -> str:
-    if target.kind == "stack":
-        return target.parameters.get("HubSpotApiUrl") or configured
-    port = target.environ.get("HUBSPOT_EMULATOR_PORT") or HUBSPOT_LOCAL_PORT
-    return target.environ.get("HUBSPOT_API_URL") or f"http://127.0.0.1:{port}"
-
-
-def _hubspot_token(target: Target) -> str:
-    secret_id = target.secret_id("HubSpotSecret")
-    try:
-        raw = target.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-        return HubSpotSecret.model_validate_json(raw).app_token.get_secret_value()
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "?")
-        raise OpsError(f"cannot read the HubSpot secret {secret_id} ({code})") from exc
-    except ValidationError as exc:
-        raise OpsError(f"the HubSpot secret {secret_id} lacks app_token or client_secret") from exc
 
 
 def field_warnings(target: Target) -> list[str]:

@@ -12,16 +12,12 @@ from crmbridge import aws
 from crmbridge.aws import table
 from crmbridge.commands import DealWon
 from crmbridge.config import Settings, get_settings
-from crmbridge.crm.base import Crm
-from crmbridge.crm.field_store import FieldStore
-from crmbridge.crm.hubspot import HubSpotCrm
+from crmbridge.crm.clients import crm_client
 from crmbridge.crm.models import CrmDeal
-from crmbridge.crm.pipedrive import PipedriveCrm
 from crmbridge.http import http_client
 from crmbridge.mapping.config import MappingConfig, load_mapping
 from crmbridge.metrics import counter
 from crmbridge.queue import SyncQueue
-from crmbridge.secrets import HubSpotSecret, PipedriveSecret, load_secret
 from crmbridge.sync.deal_won import DealWonSync
 from crmbridge.sync.history import SyncHistory
 from crmbridge.sync.links import Links
@@ -51,19 +47,6 @@ def day_limit_metric(metric):
         if remaining is not None and remaining.isdigit():
             metric("XeroDayLimitRemaining", int(remaining))
     return record
-
-
-def crm_client(settings: Settings, http) -> Crm:
-    """The stack's one CRM (CRM_PROVIDER), with its API token from its secret and the codes of the bridge's
-    fields that `bridgectl setup` stored."""
-    fields = FieldStore(table(settings, "links_table"))
-    if settings.crm_provider == "hubspot":
-        hubspot = load_secret(HubSpotSecret, settings.require("hubspot_secret_arn"),
-                              max_age=settings.secrets_max_age_seconds)
-        return HubSpotCrm(http, settings.hubspot_api_url, hubspot.app_token.get_secret_value(), fields=fields)
-    pipedrive = load_secret(PipedriveSecret, settings.require("pipedrive_secret_arn"),
-                            max_age=settings.secrets_max_age_seconds)
-    return PipedriveCrm(http, settings.pipedrive_api_url, pipedrive.api_token.get_secret_value(), fields=fields)
 
 
 def command_handlers(settings: Settings, metric) -> dict[str, CommandHandler]:
