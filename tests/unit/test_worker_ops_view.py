@@ -134,3 +134,17 @@ def test_bridgectl_status_shows_the_parked_table(tables, monkeypatch):
     assert cli.run_cli(["status"], stdout=out, stderr=io.StringIO()) == 0
     assert "Parked (1)" in out.getvalue() and "being invoiced by another worker" in out.getvalue()
     assert "2026-11-24 10:00:05" in out.getvalue()  # until
+
+
+def test_status_points_out_parked_work_that_never_came_back(tables):
+    """Given work parked three days ago whose message has since left the queue (never re-run), when ops
+    look a day after its give-up time, then status says so and where to look."""
+    def busy(command):
+        raise RetryableError("deal 7 is being invoiced by another worker", retry_after_seconds=5)
+
+    worker(tables, busy, Clock()).process(QueueMessage(command=DEAL).model_dump_json())
+    report = status.collect_status(fake_target(tables=tables), now=NOW + timedelta(days=4))
+
+    assert any("past their give-up time" in note and "deal 7" in note for note in report.notes)
+    fresh = status.collect_status(fake_target(tables=tables), now=NOW + timedelta(days=1))
+    assert not any("past their give-up time" in note for note in fresh.notes)

@@ -8,7 +8,7 @@ last sync activity each way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
@@ -32,6 +32,7 @@ WEBHOOK_SOURCES = ("pipedrive", "hubspot", "xero")
 # Where a webhook function records the last request it accepted from a source (see webhook_seen_key).
 WEBHOOK_SORT_KEY = "last_received"
 DIRECTIONS = ("crm_to_xero", "xero_to_crm")
+STALE_PARK_GRACE = timedelta(hours=1)
 
 
 def webhook_seen_key(source: str) -> dict[str, str]:
@@ -244,4 +245,10 @@ def collect_status(target: Target, *, now: datetime, failures_limit: int = 20, a
     if report.parked:
         report.notes.append(f"{len(report.parked)} item(s) parked, waiting for their reason to clear; each becomes "
                             "a permanent failure (parked_too_long) if it has not cleared by its give-up time.")
+        # A parked message comes back within 15 minutes: one past its give-up time hours ago has left the queue.
+        stale = [p for p in report.parked if p.gives_up_at and p.gives_up_at + STALE_PARK_GRACE < now]
+        if stale:
+            report.notes.append(f"{len(stale)} parked item(s) are past their give-up time and have not come back "
+                                f"({', '.join(p.label for p in stale[:5])}): look for them in `bridgectl dlq list`, "
+                                "or `bridgectl resync` them.")
     return report
