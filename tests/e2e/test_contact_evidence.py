@@ -4,23 +4,15 @@ whose evidence names two contacts waits for `bridgectl contact use`, then is inv
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local.demo import wait_for
-from tests.e2e.flow import invoice_number, line, running_flow, seed_deal, sync_record, the_invoice, win
+from tests.e2e.flow import invoice_number, line, seed_deal, sync_record, the_invoice, win
 from tests.e2e.golive_flow import bridgectl, bridgectl_json
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def flow() -> Iterator[dict[str, Any]]:
-    # bridgectl contact use works through the go-live wiring, which reads Pipedrive.
-    with running_flow("pipedrive") as running:
-        yield running
 
 
 def add_xero_contacts(flow: dict[str, Any], *contacts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -60,7 +52,7 @@ def test_two_contacts_sharing_the_email_wait_for_a_decision_then_the_chosen_one_
     assert uk["ContactID"] in record["message"] and inc["ContactID"] in record["message"]
     assert flow["xero"].invoices(str(deal_id)) == []
     status = bridgectl_json(flow, "status")
-    assert f"deal#pipedrive#{deal_id}" in {f["subject"] for f in status["contact_decisions"]}
+    assert f"deal#{flow['crm'].name}#{deal_id}" in {f["subject"] for f in status["contact_decisions"]}
     assert "need a contact decision" in bridgectl(flow, "status").stdout
 
     # When ops chooses Hooli Inc

@@ -19,7 +19,7 @@ from boto3.dynamodb.conditions import Key
 from crmbridge.webhooks.signatures import xero_signature
 from local.credentials import credential
 from local.demo import wait_for
-from tests.e2e.flow import invoice_number, line, only, seed_deal, the_invoice, win
+from tests.e2e.flow import invoice_number, line, seed_deal, the_invoice, win
 from tests.e2e.golive_flow import bridgectl
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +104,6 @@ def raised_by_hand(flow, deal_id, customer: str) -> dict:
 
 
 def test_an_invoice_raised_in_xero_belongs_to_a_deal_only_once_an_operator_links_it(flow):
-    only(flow, "pipedrive")  # the go-live commands, `link` among them, are Pipedrive's so far
     # Given a deal won before the bridge ran (no webhook), and two invoices raised by hand naming it in
     # their Reference: one for another customer, one for the deal's own
     name = f"Manual {uuid.uuid4().hex[:6]} Ltd"
