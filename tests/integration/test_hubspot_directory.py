@@ -12,6 +12,7 @@ import pytest
 from crmbridge.crm import hubspot
 from crmbridge.crm.hubspot import HubSpotCrm
 from local.emulators.hubspot import HubSpotConfig, start_hubspot_emulator
+from local.emulators.hubspot import search as emulator_search
 from tests.integration.test_hubspot_crm import set_up_properties
 
 
@@ -91,8 +92,10 @@ def test_a_won_deal_in_a_custom_pipeline_is_listed_with_its_company_and_invoice(
 
 
 def test_a_query_past_10000_results_goes_on_past_the_last_id_seen(hs, crm, searches, monkeypatch):
-    # Given a cap of 400 results a query (HubSpot's is 10,000) and 500 won deals
+    # Given an account whose search stops at 400 results a query (HubSpot's 10,000, scaled down on both
+    # sides: the emulator answers 400 to paging past it), and 500 won deals
     monkeypatch.setattr(hubspot, "SEARCH_RESULTS_CAP", 400)
+    monkeypatch.setattr(emulator_search, "MAX_RESULTS", 400)
     refs = hs.seed({"deals": [deal_spec(f"w{i}") for i in range(500)]})["refs"]["deals"]
     # When they are listed, Then every one is found once, the last 100 by a second query
     assert [d.id for d in crm.won_deals()] == sorted(refs.values(), key=int)

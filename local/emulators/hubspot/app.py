@@ -1,5 +1,6 @@
-"""The HubSpot emulator's HTTP surface: CRM v3 objects, v3/v4 associations, properties, pipelines,
-owners and account details, plus its control endpoints.
+"""The HubSpot emulator's HTTP surface: CRM v3 objects (with batch reads and the search API, search.py),
+v3/v4 associations (v4 batch reads among them), properties, pipelines, owners and account details,
+plus its control endpoints.
 
 API requests (/crm/..., /account-info/...) pass, in order: auth (Authorization: Bearer <private app
 token>), the rolling 10-second and daily limits (X-HubSpot-RateLimit-* headers on every authenticated

@@ -151,9 +151,8 @@ def search(records: list[dict], body: dict, properties: PropertyRegistry, object
         present.sort(key=lambda r: _comparable(definition, r["properties"][definition.name]),
                      reverse=sort.get("direction") == "DESCENDING")
         found = present + absent
-    window = found[:MAX_RESULTS]
-    page = window[offset : offset + limit]
+    page = found[:MAX_RESULTS][offset : offset + limit]
     answer: dict[str, Any] = {"total": len(found), "results": [render(r, body.get("properties") or None) for r in page]}
-    if offset + limit < len(window):
+    if offset + limit < len(found):  # offered at the cap too: following it is the 400
         answer["paging"] = {"next": {"after": str(offset + limit)}}
     return answer

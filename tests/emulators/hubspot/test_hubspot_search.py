@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from local.emulators.hubspot import search as search_module
+
 
 def seed_deals(hs, specs: list[tuple[str, str]]) -> list[str]:
     """Deals (stage, closedate), ids in the order given."""
@@ -45,6 +47,17 @@ def test_search_pages_with_after_in_the_sort_order(hs, api):
     # Then the pages hold every deal once, highest id first, and the last page has no next
     assert [r["id"] for page in (first, second, third) for r in page["results"]] == sorted(ids, key=int, reverse=True)
     assert "paging" not in third
+
+
+def test_paging_is_offered_up_to_the_result_cap_and_refused_past_it(hs, api, monkeypatch):
+    # Given a search cap of 4 results (HubSpot's 10,000, scaled down) and five won deals
+    monkeypatch.setattr(search_module, "MAX_RESULTS", 4)
+    seed_deals(hs, [("closedwon", "2025-06-02T08:00:00Z")] * 5)
+    won = [{"propertyName": "hs_is_closed_won", "operator": "EQ", "value": "true"}]
+    # When the second page of two is read, Then it still offers a next page, which is refused
+    second = search(api, won, limit=2, after="2").json()
+    assert (second["total"], len(second["results"]), second["paging"]["next"]["after"]) == (5, 2, "4")
+    assert search(api, won, limit=2, after="4").status_code == 400
 
 
 def test_search_refuses_what_hubspot_refuses(hs, api):

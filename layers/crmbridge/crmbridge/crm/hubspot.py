@@ -144,6 +144,7 @@ class Page(_Body):
 
     results: list[HubSpotObject] = Field(default_factory=list)
     paging: Paging | None = None
+    total: int | None = None  # how many match (search answers only)
 
     @property
     def after(self) -> str | None:
@@ -608,10 +609,10 @@ class HubSpotCrm:
                     yield page.results
                     last_id = page.results[-1].id
                 fetched += len(page.results)
-                if page.after is None or not page.results:
+                if not page.results or (page.after is None and fetched >= (page.total or 0)):
                     return
-                if fetched + SEARCH_PAGE > SEARCH_RESULTS_CAP:
-                    break
+                if page.after is None or fetched + SEARCH_PAGE > SEARCH_RESULTS_CAP:
+                    break  # this query pages no further: the rest comes from a query past last_id
                 body["after"] = page.after
 
     def _pace_search(self) -> None:
