@@ -11,6 +11,7 @@ import pytest
 
 from crmbridge.crm import hubspot
 from crmbridge.crm.hubspot import HubSpotCrm
+from crmbridge.errors import RateLimitedError
 from local.emulators.hubspot import HubSpotConfig, start_hubspot_emulator
 from local.emulators.hubspot import search as emulator_search
 from tests.integration.test_hubspot_crm import set_up_properties
@@ -118,6 +119,19 @@ def test_searches_keep_under_five_a_second(hs):
         assert len(list(crm.won_deals())) == 601
     # Then it waited a fifth of a second before each search after the first
     assert slept == [pytest.approx(0.2)] * 3
+
+
+def test_a_search_refused_by_the_secondly_limit_waits_a_second(hs):
+    # Given another client of the account that used up this second's five searches (frozen clock)
+    httpx.post(f"{hs.url}/_emulator/clock", json={"freeze": True}, timeout=5)
+    with httpx.Client(timeout=10) as http:
+        for _ in range(5):
+            http.post(f"{hs.url}/crm/v3/objects/deals/search", json={},
+                      headers={"Authorization": f"Bearer {hs.token}"}).raise_for_status()
+        # When the bridge searches, Then it is told to retry in a second, not to give up
+        with pytest.raises(RateLimitedError) as refused:
+            list(HubSpotCrm(http, hs.url, hs.token).won_deals())
+    assert refused.value.retry_after_seconds == 1.0
 
 
 def test_a_bulk_read_equals_reading_each_deal(hs, crm):

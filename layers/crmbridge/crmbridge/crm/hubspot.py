@@ -53,6 +53,7 @@ LIST_PAGE = 100  # the most a GET listing of objects returns at once
 SEARCH_PAGE = 200  # the most a CRM search page holds
 SEARCH_RESULTS_CAP = 10_000  # a search pages no further than this: the next query starts past the last id
 SEARCH_INTERVAL_SECONDS = 0.2  # CRM search allows 5 requests a second per account
+SEARCH_POLICY = "SECONDLY"  # the policyName of a 429 from the search limit (as the emulator names it)
 
 # The bridge's properties: key in code -> (name in HubSpot, label, type, fieldType).
 DEAL_PROPERTIES: dict[str, tuple[str, str, str, str]] = {
@@ -334,6 +335,8 @@ class HubSpotCrm:
         delay = retry_after_seconds(response)
         if delay is None and policy == "DAILY":
             delay = _seconds_to_midnight(self._now())
+        if delay is None and policy == SEARCH_POLICY:
+            delay = 1.0  # the search limit is per second
         if delay is None:
             interval = response.headers.get("x-hubspot-ratelimit-interval-milliseconds")
             delay = int(interval) / 1000 if interval and interval.isdigit() else 10.0
