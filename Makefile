@@ -47,10 +47,10 @@ template-check: $(TOOLS)/.installed $(VENV)/.installed ## cfn-lint, sam validate
 
 build: template-check ## alias: the SAM build
 
-local: $(VENV)/.installed ## run the embedded stack in the foreground (Ctrl-C to stop)
-	$(PY) -m local.stack
-
 CRM ?= pipedrive
+local: $(VENV)/.installed ## run the embedded stack in the foreground (CRM=pipedrive|hubspot), Xero connected (Ctrl-C to stop)
+	$(PY) -m local.stack --crm $(CRM)
+
 demo: $(VENV)/.installed ## run the scripted scenario on the embedded stack (CRM=pipedrive|hubspot); exits 0 only if all checks pass
 	$(PY) -m local.demo --crm $(CRM)
 

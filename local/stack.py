@@ -6,7 +6,8 @@ scheduler, all in this process, all on 127.0.0.1, all built from template.yaml.
         stack.drain(timeout=10)                 # until the queues are empty and no worker runs
         stack.run_now("TokenRefresherFunction") # a scheduled function, now
 
-`python -m local.stack` (`make local`) runs it in the foreground until Ctrl-C.
+`python -m local.stack --crm pipedrive|hubspot` (`make local CRM=...`) runs it in the foreground until
+Ctrl-C, the local Xero organisation connected and sample deals seeded (newcomer_stack).
 
 Ports (0 = any free port): GATEWAY_PORT 3000, MOTO_PORT 5000, XERO_EMULATOR_PORT 4010,
 PIPEDRIVE_EMULATOR_PORT 4020, HUBSPOT_EMULATOR_PORT 4030.
@@ -28,19 +29,25 @@ moto's state is process-wide: one LocalStack per process at a time; it is emptie
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import importlib
+import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 import httpx
 
+from local.credentials import credential
+from local.demo import CRMS, DemoFailed, Report, Urls, connect_xero, crm_driver
 from local.emulators.common.config import latency_from_env
 from local.gateway import Gateway, LambdaRuntime, routes_from_template
 from local.moto_server import REGION, MotoServer, client_environment
@@ -197,8 +204,12 @@ class LocalStack:
             if not os.environ.get(name):
                 external[name] = f"{self._emulator_url(emulator)}{path}"
         self._set_env(client_environment(self.moto.url))
+        parameters = dict(self.parameters or {})
+        if "hubspot" in self.emulators:
+            # The emulator's events carry its portal id: the stack checks them as a deployment would.
+            parameters.setdefault("HubSpotPortalId", str(self.emulators["hubspot"].config.portal_id))
         self.provisioned = provision(
-            boto3.session.Session(region_name=REGION), parameters=self.parameters, template=self.template
+            boto3.session.Session(region_name=REGION), parameters=parameters, template=self.template
         )
         function_env = merged_environment(self.provisioned, functions(self.template))
         for name in EXTERNAL_URLS:
@@ -359,24 +370,99 @@ def _start_emulator(entry: EmulatorEntry, port: int, gateway_url: str) -> Any | 
         return None
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class NewcomerRun:
+    """A stack as `make local` leaves it: Xero connected, and two sample deals in the CRM."""
+
+    stack: LocalStack
+    crm: str
+    urls: Urls
+    won_deal: Any  # won in the CRM, its webhook not sent: the README's hand-sent webhook invoices it
+    open_deal: Any  # open: winning it in the CRM's app makes the emulator send its webhook
+
+
+SAMPLE_WON = {"title": "Acme Ltd - 10 licences", "person_name": "Jane Buyer", "person_email": "jane@acme.example",
+              "org": {"name": "Acme Ltd", "address": {"value": "1 High Street", "locality": "London",
+                                                      "postal_code": "EC1A 1AA", "country": "United Kingdom"}},
+              "lines": [{"name": "Standard licence", "code": "LIC-STD", "item_price": 120, "quantity": 10,
+                         "tax": 20, "tax_method": "exclusive"}]}
+SAMPLE_OPEN = {"title": "Globex - onboarding", "org": {"name": "Globex Corporation"},
+               "lines": [{"name": "Onboarding training", "item_price": 500, "quantity": 1, "tax": 20,
+                          "tax_method": "exclusive"}]}
+
+
+@contextlib.contextmanager
+def newcomer_stack(crm: str = "pipedrive", *, out: TextIO, **stack_options: Any) -> Iterator[NewcomerRun]:
+    """`make local`: the stack with `crm` as its CRM, the local Xero organisation connected through the
+    real callback (as `bridgectl connect` would), so a first won deal is invoiced rather than parked,
+    and sample deals seeded (silently) so the README's commands have something to act on."""
+    with LocalStack(parameters={"CrmProvider": crm}, **stack_options) as stack:
+        urls = Urls(gateway=stack.urls["gateway"], xero=stack.urls["xero"], pipedrive=stack.urls["pipedrive"],
+                    hubspot=stack.urls.get("hubspot"))
+        connect_xero(urls, Report(out=out))
+        driver = crm_driver(crm, urls)
+        won_deal, _ = driver.seed_deal(status="won", **SAMPLE_WON)
+        open_deal, _ = driver.seed_deal(**SAMPLE_OPEN)
+        yield NewcomerRun(stack=stack, crm=crm, urls=urls, won_deal=won_deal, open_deal=open_deal)
+
+
+def sample_commands(run: NewcomerRun) -> dict[str, str]:
+    """The two ways to see a deal invoiced on this stack, as shell commands: "send" the CRM's webhook for
+    the won sample by hand, or "win" the open sample in the CRM's app (its emulator sends the webhook)."""
+    if run.crm == "hubspot":
+        send = f".venv/bin/python -m local.sign_hubspot --gateway {run.urls.gateway} {run.won_deal} | sh"
+        app, change = run.urls.hubspot, {"properties": {"dealstage": "closedwon"}}
+    else:
+        body = {"meta": {"action": "change", "entity": "deal", "entity_id": str(run.won_deal), "version": "2.0",
+                         "change_source": "app"},
+                "data": {"id": run.won_deal, "status": "won"}, "previous": {"status": "open"}}
+        auth = f"{credential('PIPEDRIVE_WEBHOOK_USER')}:{credential('PIPEDRIVE_WEBHOOK_PASSWORD')}"
+        send = (f"curl -i -u {shlex.quote(auth)} -H 'content-type: application/json' \\\n"
+                f"  -d {shlex.quote(json.dumps(body, separators=(',', ':')))} \\\n"
+                f"  {run.urls.gateway}/webhooks/pipedrive")
+        app, change = run.urls.pipedrive, {"status": "won"}
+    win = (f"curl -i -X PATCH -H 'content-type: application/json' -d {shlex.quote(json.dumps(change))} \\\n"
+           f"  {app}/_emulator/app/deals/{run.open_deal}")
+    return {"send": send, "win": win}
+
+
+def newcomer_instructions(run: NewcomerRun) -> str:
+    """What `make local` prints after starting (the README shows it for the default ports)."""
+    commands = sample_commands(run)
+    return (f"# {run.crm}: the webhook for won deal {run.won_deal}, sent by hand\n{commands['send']}\n"
+            f"# {run.crm}: or win deal {run.open_deal} in the CRM's app; the emulator sends the webhook itself\n"
+            f"{commands['win']}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.stack", description="the local stack, in the foreground")
+    parser.add_argument("--crm", choices=CRMS, default=os.environ.get("CRM") or "pipedrive",
+                        help="the CRM the stack runs with (its CrmProvider parameter); default pipedrive")
+    crm = parser.parse_args(argv).crm
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    with LocalStack() as stack:
-        lines = [f"  {name:<10} {url}" for name, url in stack.urls.items()]
-        lines += [f"  {name:<10} (not running)" for name in DEFAULT_PORTS if name not in stack.urls]
-        print("Local stack on 127.0.0.1 (Ctrl-C to stop):", *lines, sep="\n", flush=True)  # noqa: T201
-        print(f"Webhooks: {stack.gateway_url}/webhooks/{{pipedrive,hubspot,xero}} (README: 'The local stack')",  # noqa: T201
-              flush=True)
-        try:
-            while not stopping.is_set():
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        print("stopping...", flush=True)  # noqa: T201
+    out = sys.stdout
+    try:
+        with newcomer_stack(crm, out=out) as run:
+            lines = [f"  {name:<10} {url}" for name, url in run.stack.urls.items()]
+            lines += [f"  {name:<10} (not running)" for name in DEFAULT_PORTS if name not in run.stack.urls]
+            out.write("\n".join([f"Local stack on 127.0.0.1 with {crm} as its CRM, Xero connected (Ctrl-C to stop):",
+                                 *lines, f"Webhooks: {run.stack.gateway_url}/webhooks/{{pipedrive,hubspot,xero}}",
+                                 "Try (README: 'The local stack'):", newcomer_instructions(run)]))
+            out.flush()
+            try:
+                while not stopping.is_set():
+                    stopping.wait(0.5)
+            except KeyboardInterrupt:
+                pass
+            out.write("stopping...\n")
+    except DemoFailed as exc:
+        out.write(f"The local stack could not connect the local Xero organisation: {exc}\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
