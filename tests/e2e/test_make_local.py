@@ -6,20 +6,37 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import queue
+import re
+import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import boto3
 import pytest
 
 from crmbridge.tokens.store import TokenStore
 from local.demo import CRMS, Urls, Xero, crm_driver, wait_for
-from local.stack import DEFAULT_PORTS, NewcomerRun, newcomer_instructions, newcomer_stack, sample_commands
+from local.stack import (
+    DEFAULT_PORTS,
+    PORT_ENV,
+    NewcomerRun,
+    newcomer_instructions,
+    newcomer_stack,
+    sample_commands,
+)
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
+# The environment as a newcomer's shell has it: read at collection, before any stack in this process set
+# its own (emulator URLs, moto's endpoint), which a `make local` started from here would otherwise reuse.
+SHELL_ENVIRONMENT = dict(os.environ)
 
 
 @pytest.fixture(scope="module", params=CRMS)
@@ -77,3 +94,42 @@ def test_the_readme_shows_what_make_local_prints_on_its_default_ports(newcomer):
     expected = newcomer_instructions(dataclasses.replace(newcomer, urls=defaults))
     # When the README is read / Then it shows exactly those (the commands tested above)
     assert expected in (ROOT / "README.md").read_text()
+
+
+def test_make_local_prints_the_commands_that_invoice_a_deal_and_stops_on_ctrl_c():
+    # Given `make local` started as a newcomer starts it (every port free, the default CRM)
+    ports = dict.fromkeys(PORT_ENV.values(), "0")
+    process = subprocess.Popen(["make", "--no-print-directory", "local"], cwd=ROOT, text=True, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=SHELL_ENVIRONMENT | ports)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=forward, args=(process.stdout, lines), daemon=True).start()
+    try:
+        printed = read_until(lines, "sent by hand", timeout=60)
+        # When the hand-sent webhook it prints is run
+        urls = dict(re.findall(r"^  (gateway|xero)\s+(http://\S+)$", printed, re.MULTILINE))
+        command = "".join(lines.get(timeout=5) for _ in range(3))  # curl ... \\ -d ... \\ URL
+        answer = run_in_shell(command)
+        # Then Pipedrive's deal 1 is invoiced in the Xero emulator, and Ctrl-C stops the stack
+        assert answer.startswith("HTTP/1.1 200")
+        xero = Xero(urls["xero"])
+        xero.sign_in()
+        assert len(wait_for("deal 1's invoice", lambda: xero.invoices("1"), timeout=30)) == 1
+        assert urls["gateway"] in command
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as the terminal sends it to make and the stack
+    process.wait(timeout=30)
+    assert "stopping...\n" in read_until(lines, "stopping...", timeout=10)
+
+
+def forward(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def read_until(lines: queue.Queue[str], marker: str, *, timeout: float) -> str:
+    """What the process printed up to and including the first line with `marker`."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while not seen or marker not in seen[-1]:
+        seen.append(lines.get(timeout=max(deadline - time.monotonic(), 0.01)))
+    return "".join(seen)
