@@ -29,10 +29,10 @@ $(TOOLS)/.installed: Makefile
 
 install: $(VENV)/.installed ## create .venv with the runtime and dev dependencies
 
-test: $(VENV)/.installed ## lint, then every test suite (unit, integration, e2e in parallel; reliability alone after)
+test: $(VENV)/.installed ## lint, every suite in parallel, then the reliability suite alone (100 deals; make reliability: 200)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n auto --ignore=tests/reliability
-	$(PY) -m pytest tests/reliability -q
+	RELIABILITY_DEALS=$${RELIABILITY_DEALS:-100} $(PY) -m pytest tests/reliability -q
 
 unit: $(VENV)/.installed ## the fast unit tests only
 	$(PY) -m pytest tests/unit -q
