@@ -38,6 +38,21 @@ def fault_on_put(flow: dict, kind: str) -> None:
                json={**rule, "method": "PUT", "path_prefix": "/api.xro/2.0/Invoices", "count": 1}, timeout=5)
 
 
+def invoiced_then_killed(flow: dict, name: str, status: str) -> tuple:
+    """A won deal invoiced by the bridge, whose invoice finance then voids (approved first: Xero voids only
+    approved invoices) or deletes (a DRAFT); the deal shows that status. (deal id, first invoice number)"""
+    deal_id, _ = seed_deal(flow["crm"], org={"name": f"{name} {uuid.uuid4().hex[:6]} Ltd"}, lines=[line("30.00")])
+    win(flow, deal_id)
+    first = invoice_number(flow, deal_id)
+    flow["stack"].drain(timeout=30)
+    [invoice] = flow["xero"].invoices(str(deal_id))
+    if status == "VOIDED":
+        flow["xero"].approve(invoice["InvoiceID"])
+    flow["xero"].update_invoice(invoice["InvoiceID"], {"Status": status})
+    wait_for(f"{status} on the deal", lambda: flow["crm"].deal_field(deal_id, "invoice_status") == status, timeout=30)
+    return deal_id, first
+
+
 def assert_one_new_invoice(flow: dict, deal_id, first: str, *, dead: str) -> None:
     """The deal shows a new invoice number, and Xero holds that DRAFT beside the dead one, nothing else."""
     second = wait_for("the new invoice number", lambda: (n := flow["crm"].deal_field(deal_id, "invoice_number")) != first
@@ -96,14 +111,7 @@ def test_an_invoice_naming_the_deal_after_the_win_changes_nothing_on_the_deal(fl
 
 def test_a_voided_invoice_releases_its_deal_for_exactly_one_new_invoice(flow):
     # Given a won deal whose invoice finance voids in Xero
-    deal_id, _ = seed_deal(flow["crm"], org={"name": f"Voided {uuid.uuid4().hex[:6]} Ltd"}, lines=[line("30.00")])
-    win(flow, deal_id)
-    first = invoice_number(flow, deal_id)
-    flow["stack"].drain(timeout=30)
-    [invoice] = flow["xero"].invoices(str(deal_id))
-    flow["xero"].approve(invoice["InvoiceID"])  # Xero voids approved invoices (a DRAFT is deleted)
-    flow["xero"].update_invoice(invoice["InvoiceID"], {"Status": "VOIDED"})
-    wait_for("VOIDED on the deal", lambda: flow["crm"].deal_field(deal_id, "invoice_status") == "VOIDED", timeout=30)
+    deal_id, first = invoiced_then_killed(flow, "Voided", "VOIDED")
 
     # When the won webhook comes again, nothing new is raised (a redelivery is not a request)
     url, body, headers = flow["crm"].won_webhook(flow["urls"].gateway, deal_id)
@@ -125,13 +133,7 @@ def test_a_voided_invoice_releases_its_deal_for_exactly_one_new_invoice(flow):
 
 def test_a_deal_won_again_after_its_invoice_was_deleted_is_invoiced_again(flow):
     # Given a won deal whose DRAFT invoice was deleted, and the deal then reopened (the customer backed out)
-    deal_id, _ = seed_deal(flow["crm"], org={"name": f"Comeback {uuid.uuid4().hex[:6]} Ltd"}, lines=[line("12.00")])
-    win(flow, deal_id)
-    first = invoice_number(flow, deal_id)
-    flow["stack"].drain(timeout=30)
-    [invoice] = flow["xero"].invoices(str(deal_id))
-    flow["xero"].update_invoice(invoice["InvoiceID"], {"Status": "DELETED"})
-    wait_for("DELETED on the deal", lambda: flow["crm"].deal_field(deal_id, "invoice_status") == "DELETED", timeout=30)
+    deal_id, first = invoiced_then_killed(flow, "Comeback", "DELETED")
     flow["crm"].reopen(deal_id)
 
     # When the customer comes back and the deal is won again

@@ -25,7 +25,7 @@ from crmbridge.webhooks.pipedrive import PipedriveWebhook, deal_won_command
 from crmbridge.webhooks.service import receive_xero
 from crmbridge.xero.client import XeroClient
 from crmbridge.xero.models import ContactRef, LineItem, NewInvoice
-from tests.unit.test_ops_fakes import FakeSqs, fake_target
+from tests.unit.test_ops_fakes import FakeQueue, FakeSqs, fake_target
 
 TENANT = "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10"
 INVOICE = "4f2c9a63-54c1-4a4e-9a65-2a1f4f2b3c01"
@@ -83,15 +83,6 @@ def test_a_xero_resource_id_that_is_not_a_guid_makes_no_command():
     with pytest.raises(ValidationError, match="not a Xero id"):
         XeroResourceChanged(tenant_id=TENANT, category="CONTACT", resource_id="../Contacts", event_type="UPDATE",
                             event_date=NOW)
-
-
-class FakeQueue:
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def send(self, commands) -> int:
-        self.sent.extend(commands)
-        return len(commands)
 
 
 def signed_xero_request(body: dict) -> WebhookRequest:

@@ -276,3 +276,14 @@ def links_table() -> Any:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                               {"AttributeName": "sk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+
+
+class FakeQueue:
+    """The sync queue as webhooks and sweeps use it: what was sent, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    def send(self, commands) -> int:
+        self.sent.extend(commands)
+        return len(commands)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from crmbridge.sync import sweep
 from crmbridge.sync.sweep import Sweeper, Watermarks
 from crmbridge.xero.models import Invoice
-from tests.unit.test_ops_fakes import FakeTable
+from tests.unit.test_ops_fakes import FakeQueue, FakeTable
 
 TENANT = "6f1c3a52-3f43-4b8e-9d0f-6d1a1c2b7e10"
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -36,15 +36,6 @@ class FakeXero:
         if where is not None:  # the overdue query: AUTHORISED and due before today
             rows = [i for i in rows if i.status == "AUTHORISED" and i.due_date and i.due_date.date() < START.date()]
         return rows[(page - 1) * 100: page * 100]
-
-
-class FakeQueue:
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def send(self, commands) -> int:
-        self.sent.extend(commands)
-        return len(commands)
 
 
 def sweeper(xero: FakeXero, queue: FakeQueue, table: FakeTable, clock) -> Sweeper:
